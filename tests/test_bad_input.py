@@ -1,0 +1,137 @@
+"""Each bad input gives one clear message naming the file and key, exit status 2, no traceback, no output."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import TINY_GPT2, classification_recipe, toy_rows, write_jsonl
+from toolkit.cli import main
+
+
+def run_cli(recipe: dict | str, tmp_path, capsys, *extra: str) -> tuple[int, str]:
+    path = tmp_path / "recipe.yaml"
+    path.write_text(recipe if isinstance(recipe, str) else yaml.safe_dump(recipe), encoding="utf-8")
+    code = main(["check", str(path), *extra])
+    err = capsys.readouterr().err
+    return code, err
+
+
+def recipe_with(tmp_path, **data) -> dict:
+    recipe = classification_recipe(tmp_path, TINY_GPT2)
+    recipe["data"].update(data)
+    return recipe
+
+
+def rows_file(tmp_path, name, rows):
+    return str(write_jsonl(tmp_path / name, rows))
+
+
+CASES = {
+    "unknown_training_key": (lambda t: {**recipe_with(t), "training": {"learnin_rate": 1e-4}},
+                             ["training", "learnin_rate", "did you mean 'learning_rate'"]),
+    "unknown_top_level_key": (lambda t: {**recipe_with(t), "trainig": {}}, ["trainig", "did you mean 'training'"]),
+    "unknown_model_key": (lambda t: {**recipe_with(t), "model": {**TINY_GPT2, "nme_or_path": "x"}},
+                          ["model", "nme_or_path", "did you mean 'name_or_path'"]),
+    "wrong_type": (lambda t: {**recipe_with(t), "training": {"num_train_epochs": "three"}},
+                   ["training.num_train_epochs", "expected a number", "'three'"]),
+    "wrong_type_in_data": (lambda t: recipe_with(t, max_length="long"), ["data.max_length", "expected an integer"]),
+    "missing_data_file": (lambda t: recipe_with(t, train="no/such/train.jsonl"),
+                          ["data.train", "no/such/train.jsonl", "does not exist"]),
+    "missing_text_column": (lambda t: recipe_with(t, text_column="body"),
+                            ["no column 'body'", "data.text_column", "Columns there: text, label"]),
+    "missing_label_column": (lambda t: recipe_with(t, label_column="category"),
+                             ["no column 'category'", "data.label_column"]),
+    "missing_label_value": (lambda t: recipe_with(t, train=rows_file(t, "gap.jsonl", toy_rows()[:50] + [
+                                {"text": "hello there", "label": None}])),
+                            ["split 'train' row 51", "no value in column 'label'"]),
+    "empty_split": (lambda t: recipe_with(t, split={"validation": 0.0001, "test": 0.2}),
+                    ["split 'validation' has no rows"]),
+    "header_only_file": (lambda t: recipe_with(t, validation=_empty_csv(t)), ["data.validation", "val.csv",
+                                                                             "has no rows"]),
+    "empty_file": (lambda t: recipe_with(t, train=_empty_file(t)), ["empty.jsonl", "is empty"]),
+    "num_labels_mismatch": (lambda t: recipe_with(t, num_labels=3),
+                            ["data.num_labels is 3", "2 labels", "['ham', 'spam']"]),
+    "label_not_in_label_set": (lambda t: recipe_with(t, labels=["ham", "eggs"]),
+                               ["data.labels", "'spam'", "not in data.labels"]),
+    "single_label": (lambda t: recipe_with(t, train=rows_file(t, "one.jsonl", [r for r in toy_rows() if
+                                                                                r["label"] == "ham"])),
+                     ["only ['ham']", "at least two labels"]),
+    "split_fractions": (lambda t: recipe_with(t, split={"validation": 0.6, "test": 0.5}),
+                        ["data.split", "leave rows for training"]),
+    "unknown_task": (lambda t: {**recipe_with(t), "task": "clasification"},
+                     ["unknown task 'clasification'", "did you mean 'classification'"]),
+    "model_and_architecture": (lambda t: {**recipe_with(t), "model": {**TINY_GPT2, "name_or_path": "gpt2"}},
+                               ["exactly one of 'name_or_path'", "'architecture'"]),
+    "model_folder_missing": (lambda t: {**recipe_with(t), "model": {"name_or_path": "./no-model-here"}},
+                             ["model.name_or_path", "./no-model-here", "does not exist"]),
+    "model_folder_without_weights": (lambda t: {**recipe_with(t), "model": {"name_or_path": _empty_dir(t)}},
+                                     ["model.name_or_path", "could not load the tokenizer"]),
+    "bad_training_value": (lambda t: {**recipe_with(t), "training": {"eval_strategy": "sometimes"}},
+                           ["training", "sometimes", "IntervalStrategy"]),
+}
+
+
+def _empty_csv(tmp_path) -> str:
+    path = tmp_path / "val.csv"
+    path.write_text("text,label\n", encoding="utf-8")
+    return str(path)
+
+
+def _empty_file(tmp_path) -> str:
+    path = tmp_path / "empty.jsonl"
+    path.write_text("", encoding="utf-8")
+    return str(path)
+
+
+def _empty_dir(tmp_path) -> str:
+    (tmp_path / "blank-model").mkdir()
+    return str(tmp_path / "blank-model")
+
+
+@pytest.mark.parametrize("case", CASES, ids=list(CASES))
+def test_bad_input_gives_one_clear_message(case, tmp_path, capsys):
+    make, expected = CASES[case]
+    code, err = run_cli(make(tmp_path), tmp_path, capsys)
+    assert code == 2
+    assert err.startswith("error: ") and err.count("\n") == 1, err  # one message, nothing else
+    assert str(tmp_path / "recipe.yaml") in err
+    for fragment in expected:
+        assert fragment in err, f"{fragment!r} not in {err!r}"
+    assert "Traceback" not in err
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "run").exists()
+
+
+def test_malformed_yaml_names_the_line(tmp_path, capsys):
+    code, err = run_cli("task: classification\nmodel: {name_or_path: x\ndata:\n", tmp_path, capsys)
+    assert code == 2 and "not valid YAML" in err and "line" in err
+
+
+def test_missing_recipe_file(tmp_path, capsys):
+    assert main(["check", str(tmp_path / "nope.yaml")]) == 2
+    assert "recipe file not found" in capsys.readouterr().err
+
+
+def test_finished_run_is_not_overwritten(tmp_path, capsys):
+    recipe = classification_recipe(tmp_path, TINY_GPT2)
+    output = tmp_path / "run"
+    output.mkdir()
+    (output / "run.json").write_text("{}")
+    (output / "model.safetensors").write_text("precious")
+    code, err = run_cli(recipe, tmp_path, capsys)
+    assert code == 2 and "already holds a finished run" in err and "overwrite: true" in err
+    assert (output / "model.safetensors").read_text() == "precious"
+
+
+def test_real_process_exits_2_without_traceback(tmp_path):
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump({**recipe_with(tmp_path), "training": {"learnin_rate": 1}}))
+    done = subprocess.run([sys.executable, "-m", "toolkit", "check", str(path)], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "did you mean 'learning_rate'" in done.stderr and "Traceback" not in done.stderr
+    debug = subprocess.run([sys.executable, "-m", "toolkit", "--debug", "check", str(path)], capture_output=True,
+                           text=True)
+    assert debug.returncode == 2 and "Traceback" in debug.stderr

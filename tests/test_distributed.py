@@ -1,0 +1,35 @@
+"""A real 2-process DDP run on CPU (gloo), launched the way users launch on GPUs: accelerate launch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import yaml
+
+from conftest import TINY_GPT2, classification_recipe
+
+
+def test_two_process_run_trains_once_and_saves_one_model(tmp_path):
+    recipe = classification_recipe(tmp_path, TINY_GPT2, num_train_epochs=1)
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    # --multi_gpu is what starts 2 DDP processes on a machine without GPUs; `--cpu --num_processes 2`
+    # would start one.
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+               "-m", "toolkit", "train", str(path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    output = tmp_path / "run"
+    run = json.loads((output / "run.json").read_text())
+    assert run["world_size"] == 2
+    assert sorted(p.name for p in output.glob("*.safetensors")) == ["model.safetensors"]
+    assert not list(output.glob("checkpoint-*"))
+    # Progress and results come from the main process only.
+    assert done.stdout.count("outputs in ") == 1
+    assert json.loads((output / "metrics.json").read_text())["test"]["accuracy"] > 0.8

@@ -1,0 +1,123 @@
+"""Data for every task: local files or a hub dataset -> a DatasetDict with train/validation/test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import datasets
+from datasets import Dataset, DatasetDict
+
+from toolkit.errors import ToolkitError
+from toolkit.paths import local_path
+from toolkit.recipe import DataSpec, Recipe
+
+BUILDERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".tsv": "csv", ".parquet": "parquet",
+            ".txt": "text"}
+SPLITS = ("train", "validation", "test")
+
+
+def load_file(spec: str, where: str) -> Dataset:
+    path = local_path(spec, where)
+    if path is None:
+        raise ToolkitError(f"{where}: data file '{spec}' not found. Give a local file here, or a hub "
+                           f"dataset id under data.name.")
+    if path.is_dir():
+        try:
+            loaded = datasets.load_from_disk(str(path))
+        except FileNotFoundError:
+            raise ToolkitError(f"{where}: folder '{path}' is not a dataset saved with save_to_disk.") from None
+        return loaded["train"] if isinstance(loaded, DatasetDict) else loaded
+    builder = BUILDERS.get(path.suffix.lower())
+    if builder is None:
+        raise ToolkitError(f"{where}: cannot read '{path.name}': use one of {', '.join(sorted(BUILDERS))}.")
+    if path.stat().st_size == 0:
+        raise ToolkitError(f"{where}: '{path}' is empty.")
+    options = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
+    datasets.disable_progress_bars()  # a local file loads in a blink; keep the output for what matters
+    try:
+        return datasets.load_dataset(builder, data_files=str(path), split="train", **options)
+    except Exception as error:  # the builders raise many types; the user needs the file and the cause
+        cause = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+        if "corresponds to no data" in cause:
+            raise ToolkitError(f"{where}: '{path}' has no rows (a header alone?). Add data or drop the "
+                               f"file from the recipe.") from None
+        raise ToolkitError(f"{where}: could not read '{path}' as {builder}: {cause}") from None
+    finally:
+        datasets.enable_progress_bars()
+
+
+def load_hub(spec: DataSpec, where: str) -> DatasetDict:
+    try:
+        loaded = datasets.load_dataset(spec.name, spec.config_name)
+    except Exception as error:
+        raise ToolkitError(f"{where}: could not load hub dataset '{spec.name}' ({type(error).__name__}: "
+                           f"{error}). Without a network, download it first or use local files.") from None
+    if "validation" not in loaded and "valid" in loaded:
+        loaded["validation"] = loaded.pop("valid")
+    return loaded
+
+
+def load_splits(recipe: Recipe, columns: dict[str, str], filled: tuple[str, ...] = ()) -> DatasetDict:
+    """Read the splits the recipe names, check them, carve missing ones from train, cap them at `limit`.
+
+    columns: recipe key -> column name that every split must have; filled: columns that may hold no
+    empty value. Both are checked on the splits as read, so a row number is the row in its file.
+    """
+    spec, where = recipe.data, f"{recipe.source}: data"
+    if spec.name:
+        splits = load_hub(spec, where)
+        for name in (s for s in SPLITS if getattr(spec, s)):
+            splits[name] = load_file(getattr(spec, name), f"{where}.{name}")
+    else:
+        splits = DatasetDict({name: load_file(getattr(spec, name), f"{where}.{name}")
+                              for name in SPLITS if getattr(spec, name)})
+    if "train" not in splits:
+        raise ToolkitError(f"{where}: no 'train' split found. Name a train file under data.train.")
+    require_columns(splits, columns, where)
+    require_values(splits, filled, where)
+    splits = carve_splits(splits, spec, seed=recipe.training.get("seed", 42), where=where)
+    for name, split in splits.items():
+        if len(split) == 0:
+            raise ToolkitError(f"{where}: split '{name}' has no rows. Check the file or the split fractions.")
+    if spec.limit:
+        splits = DatasetDict({name: split.select(range(min(spec.limit, len(split))))
+                              for name, split in splits.items()})
+    return splits
+
+
+def carve_splits(splits: DatasetDict, spec: DataSpec, seed: int, where: str) -> DatasetDict:
+    wanted = {name: getattr(spec.split, name) if spec.split else 0.0 for name in ("validation", "test")}
+    wanted = {name: share for name, share in wanted.items() if share and name not in splits}
+    if not wanted:
+        return splits
+    if sum(wanted.values()) >= 1 or any(share < 0 for share in wanted.values()):
+        raise ToolkitError(f"{where}.split: fractions {wanted} must be ≥ 0 and leave rows for training.")
+    seed = spec.split.seed if spec.split.seed is not None else seed
+    rows = splits["train"].shuffle(seed=seed)
+    n = len(rows)
+    start, carved = 0, {}
+    for name, share in wanted.items():
+        count = round(n * share)
+        carved[name] = rows.select(range(start, start + count))
+        start += count
+    carved["train"] = rows.select(range(start, n))
+    return DatasetDict({**splits, **carved})
+
+
+def require_values(splits: DatasetDict, columns: tuple[str, ...], where: str) -> None:
+    for split_name, split in splits.items():
+        for column in columns:
+            for row, value in enumerate(split[column]):
+                if value is None or (isinstance(value, str) and not value.strip()):
+                    raise ToolkitError(f"{where}: split '{split_name}' row {row + 1} has no value in column "
+                                       f"'{column}'. Fill it in or drop the row.")
+
+
+def require_columns(splits: DatasetDict, columns: dict[str, str], where: str) -> None:
+    """columns: recipe key -> column name. Names the split, the missing column and what is there."""
+    for split_name, split in splits.items():
+        for key, column in columns.items():
+            if column not in split.column_names:
+                raise ToolkitError(f"{where}: split '{split_name}' has no column '{column}' (data.{key}). "
+                                   f"Columns there: {', '.join(split.column_names)}. Set data.{key} to one "
+                                   f"of them.")

@@ -1,0 +1,119 @@
+"""Models and tokenizers for every task: load a checkpoint or build from a config, pad token, freezing, LoRA."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import AutoConfig, AutoTokenizer, PreTrainedModel
+
+from toolkit.errors import ToolkitError
+from toolkit.paths import local_path
+from toolkit.recipe import ModelSpec, TokenizerSpec
+from toolkit.tokenizer import PAD, train_bpe
+
+
+def resolve(spec: str, where: str) -> tuple[str, bool]:
+    """(what to pass to from_pretrained, is it local). Local folders never touch the hub."""
+    path = local_path(spec, where)
+    return (str(path), True) if path is not None else (spec, False)
+
+
+def _from_pretrained(loader, spec: str, where: str, what: str, **kwargs):
+    target, is_local = resolve(spec, where)
+    if is_local and not Path(target).is_dir():
+        raise ToolkitError(f"{where}: '{spec}' is a file; a {what} is loaded from a folder.")
+    try:
+        return loader(target, local_files_only=is_local, **kwargs)
+    except (OSError, ValueError, EnvironmentError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        hint = ("the folder must hold what save_pretrained writes (config.json, weights, tokenizer files)"
+                if is_local else "a hub id needs a network; without one, use a local folder")
+        raise ToolkitError(f"{where}: could not load the {what} from '{spec}': {first}. Note: {hint}.") from None
+
+
+def load_tokenizer(spec: ModelSpec, where: str, train_texts=None):
+    """The checkpoint's tokenizer, a named one, or one trained on `train_texts`; always with a pad token."""
+    source = spec.tokenizer if isinstance(spec.tokenizer, str) else spec.name_or_path
+    if isinstance(spec.tokenizer, TokenizerSpec):
+        tokenizer = train_bpe(train_texts, spec.tokenizer.vocab_size, spec.tokenizer.min_frequency)
+    else:
+        key = "tokenizer" if isinstance(spec.tokenizer, str) else "name_or_path"
+        tokenizer = _from_pretrained(AutoTokenizer.from_pretrained, source, f"{where}.{key}", "tokenizer",
+                                     revision=spec.revision, trust_remote_code=spec.trust_remote_code)
+    if tokenizer.pad_token is None:
+        # A pad token distinct from EOS: with pad == eos, collators mask every EOS label and
+        # GPT-2 classification pools the wrong token.
+        tokenizer.add_special_tokens({"pad_token": PAD})
+    return tokenizer
+
+
+def load_model(auto_class, spec: ModelSpec, tokenizer, where: str, **config_overrides) -> PreTrainedModel:
+    """`auto_class` (e.g. AutoModelForSequenceClassification) from a checkpoint or a fresh config."""
+    if spec.name_or_path:
+        model = _from_pretrained(auto_class.from_pretrained, spec.name_or_path, f"{where}.name_or_path", "model",
+                                 revision=spec.revision, trust_remote_code=spec.trust_remote_code,
+                                 **config_overrides)
+    else:
+        try:
+            config = AutoConfig.for_model(spec.architecture, vocab_size=len(tokenizer), **spec.config,
+                                          **config_overrides)
+        except (ValueError, TypeError) as error:
+            raise ToolkitError(f"{where}: cannot build a '{spec.architecture}' config: {error}. "
+                               f"Use a transformers model type such as gpt2 or bert.") from None
+        for name in ("bos", "eos", "pad"):
+            token_id = getattr(tokenizer, f"{name}_token_id")
+            if token_id is not None:
+                setattr(config, f"{name}_token_id", token_id)
+        torch.manual_seed(0)  # the same fresh weights on every rank and every run
+        model = auto_class.from_config(config)
+    if len(tokenizer) > model.get_input_embeddings().num_embeddings:
+        model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model
+
+
+def block_list(model: torch.nn.Module) -> tuple[str, torch.nn.ModuleList]:
+    """The model's stack of transformer blocks: its longest ModuleList (gpt2: h, bert: encoder.layer)."""
+    lists = [(name, module) for name, module in model.named_modules() if isinstance(module, torch.nn.ModuleList)]
+    if not lists:
+        raise ToolkitError(f"model.trainable_layers: found no stack of layers in {type(model).__name__}.")
+    return max(lists, key=lambda item: len(item[1]))
+
+
+def train_last_layers(model: PreTrainedModel, n: int, where: str) -> None:
+    """Freeze the backbone but its last `n` blocks and whatever follows them (final norm, pooler).
+
+    The task head lives outside the backbone and always trains.
+    """
+    backbone = model.base_model
+    name, blocks = block_list(backbone)
+    if not 0 <= n <= len(blocks):
+        raise ToolkitError(f"{where}.trainable_layers: {n} is out of range; this model has {len(blocks)} "
+                           f"blocks (use 0 to train the head only).")
+    first_trainable = f"{name}.{len(blocks) - n}."
+    names = [param_name for param_name, _ in backbone.named_parameters()]
+    start = next((i for i, p in enumerate(names) if p.startswith(first_trainable)), None)
+    after_blocks = next(i for i, p in reversed(list(enumerate(names))) if p.startswith(f"{name}.")) + 1
+    start = after_blocks if start is None else start
+    for i, param in enumerate(backbone.parameters()):
+        param.requires_grad = i >= start
+
+
+def apply_lora(model: PreTrainedModel, peft_block: dict, task_type: str, where: str):
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    from toolkit.schema import coerce_fields
+
+    values = coerce_fields(dict(peft_block), LoraConfig, f"{where}: peft")
+    values.setdefault("task_type", getattr(TaskType, task_type))
+    try:
+        return get_peft_model(model, LoraConfig(**values))
+    except (ValueError, TypeError) as error:
+        raise ToolkitError(f"{where}: peft: {error}") from None
+
+
+def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return total, trainable

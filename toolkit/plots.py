@@ -1,0 +1,48 @@
+"""The pictures a person looks at after a run: loss curves and confusion matrices (PNG, headless)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def plot_loss(log_history: list[dict], path: Path, title: str = "Loss") -> Path | None:
+    """Training loss per logging step and eval loss per evaluation, against the optimizer step."""
+    train = [(row["step"], row["loss"]) for row in log_history if "loss" in row]
+    evals = [(row["step"], row["eval_loss"]) for row in log_history if "eval_loss" in row]
+    if not train and not evals:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    if train:
+        ax.plot(*zip(*train), label="train loss")
+    if evals:
+        ax.plot(*zip(*evals), marker="o", label="eval loss")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_confusion(matrix: list[list[int]], label_names: list[str], path: Path, title: str) -> Path:
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    import numpy as np
+
+    size = max(4, 0.6 * len(label_names) + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ConfusionMatrixDisplay(np.array(matrix), display_labels=label_names).plot(ax=ax, colorbar=False,
+                                                                              cmap="Blues")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,196 @@
+"""Recipes: load a YAML file (or a dict), apply dotted overrides, and check every key before any work.
+
+A recipe has a `task`, a `model`, a `data` block, a `training` block holding the trainer config class's
+own fields (passed through unchanged), and optional `peft` and `eval` blocks.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from toolkit.errors import ToolkitError
+from toolkit.schema import build, coerce_fields, suggest
+
+
+@dataclass
+class TokenizerSpec:
+    """Train a byte-level BPE tokenizer on the training texts (for models built from a config)."""
+
+    vocab_size: int = 2000
+    min_frequency: int = 2
+
+
+@dataclass
+class ModelSpec:
+    """Either `name_or_path` (hub id, local folder, or `pkg:<package>/<folder>` inside an installed
+    package), or `architecture` + `config` (a fresh model from a transformers config) + `tokenizer`."""
+
+    name_or_path: str | None = None
+    architecture: str | None = None
+    config: dict = field(default_factory=dict)
+    tokenizer: str | TokenizerSpec | None = None
+    trainable_layers: int | None = None  # train only the last N blocks (and what follows them) + head
+    revision: str | None = None
+    trust_remote_code: bool = False
+
+
+@dataclass
+class SplitSpec:
+    """Carve validation/test out of `train` when no such files are given (fractions of all rows)."""
+
+    validation: float = 0.1
+    test: float = 0.2
+    seed: int | None = None  # default: training.seed
+
+
+@dataclass
+class DataSpec:
+    """Local files (json, jsonl, csv, tsv, parquet, or a save_to_disk folder) or a hub dataset `name`."""
+
+    train: str | None = None
+    validation: str | None = None
+    test: str | None = None
+    name: str | None = None
+    config_name: str | None = None
+    text_column: str = "text"
+    label_column: str = "label"
+    labels: list | None = None
+    num_labels: int | None = None
+    split: SplitSpec | None = None
+    max_length: int = 256
+    limit: int | None = None  # keep at most this many rows per split (quick trials)
+
+
+@dataclass
+class EvalSpec:
+    splits: list = field(default_factory=lambda: ["validation", "test"])
+
+
+@dataclass
+class Recipe:
+    task: str
+    model: ModelSpec
+    data: DataSpec
+    training: dict = field(default_factory=dict)
+    peft: dict | None = None
+    eval: EvalSpec = field(default_factory=EvalSpec)
+    overwrite: bool = False
+    source: str = "<python>"  # where the recipe came from, for messages; not a recipe key
+
+    def to_dict(self) -> dict:
+        as_dict = dataclasses.asdict(self)
+        as_dict.pop("source")
+        return as_dict
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.training["output_dir"])
+
+
+RECIPE_KEYS = [f.name for f in dataclasses.fields(Recipe) if f.name != "source"]
+
+
+def parse_overrides(items: list[str] | dict | None) -> dict:
+    """`["training.learning_rate=1e-4", ...]` (CLI) or `{"training.learning_rate": 1e-4}` (Python)."""
+    if not items:
+        return {}
+    if isinstance(items, dict):
+        return dict(items)
+    parsed = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ToolkitError(f"override '{item}': write it as key=value, e.g. training.learning_rate=1e-4.")
+        try:
+            parsed[key] = yaml.safe_load(text) if text else ""
+        except yaml.YAMLError:
+            parsed[key] = text
+    return parsed
+
+
+def apply_overrides(raw: dict, overrides: dict) -> dict:
+    raw = copy.deepcopy(raw)
+    for dotted, value in overrides.items():
+        node = raw
+        *parents, last = dotted.split(".")
+        for part in parents:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ToolkitError(f"override '{dotted}': '{part}' is not a block of keys.")
+            node = child
+        node[last] = value
+    return raw
+
+
+def read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise ToolkitError(f"{path}: recipe file not found. Check the path (recipes live in recipes/).")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ToolkitError(f"{path}: not UTF-8 text. Save the recipe as UTF-8.") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        at = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ToolkitError(f"{path}:{at}: not valid YAML ({problem}). Fix the syntax there.") from None
+    if raw is None:
+        raise ToolkitError(f"{path}: the recipe is empty. It needs at least task, model and data.")
+    if not isinstance(raw, dict):
+        raise ToolkitError(f"{path}: a recipe is a mapping of keys (task, model, data, ...), "
+                           f"not a {type(raw).__name__}.")
+    return raw
+
+
+def load_recipe(source: str | Path | dict | Recipe, overrides: list[str] | dict | None = None) -> Recipe:
+    """Read, override and check a recipe. Training fields are checked later, against the task's class."""
+    if isinstance(source, Recipe):
+        source = {**source.to_dict(), "__source__": source.source}
+    if isinstance(source, dict):
+        raw = dict(source)
+        where = raw.pop("__source__", "<python>")
+    else:
+        where = str(source)
+        raw = read_yaml(Path(source))
+    raw = apply_overrides(raw, parse_overrides(overrides))
+
+    for key in raw:
+        if key not in RECIPE_KEYS:
+            raise ToolkitError(f"{where}: unknown top-level key '{key}'{suggest(str(key), RECIPE_KEYS)}. "
+                               f"A recipe has: {', '.join(RECIPE_KEYS)}.")
+    for key in ("task", "model", "data"):
+        if raw.get(key) is None:
+            raise ToolkitError(f"{where}: missing '{key}'. Every recipe names its task, model and data.")
+    checked = coerce_fields(raw, Recipe, where)
+    recipe = Recipe(
+        task=checked["task"],
+        model=build(ModelSpec, raw["model"], f"{where}: model"),
+        data=build(DataSpec, raw["data"], f"{where}: data"),
+        training=dict(raw.get("training") or {}),
+        peft=raw.get("peft"),
+        eval=build(EvalSpec, raw.get("eval"), f"{where}: eval"),
+        overwrite=checked.get("overwrite", False),
+        source=where,
+    )
+    model = recipe.model
+    if bool(model.name_or_path) == bool(model.architecture):
+        raise ToolkitError(f"{where}: model needs exactly one of 'name_or_path' (a checkpoint to load) or "
+                           f"'architecture' (a fresh model from a config, e.g. architecture: gpt2).")
+    if model.architecture and model.tokenizer is None:
+        raise ToolkitError(f"{where}: model.tokenizer is needed with 'architecture': a tokenizer folder or "
+                           f"hub id, or {{vocab_size: N}} to train one on the training texts.")
+    if not recipe.data.train and not recipe.data.name:
+        raise ToolkitError(f"{where}: data needs 'train' (a local file) or 'name' (a hub dataset id).")
+    return recipe
+
+
+def dump_recipe(recipe: Recipe, path: Path) -> None:
+    path.write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False), encoding="utf-8")

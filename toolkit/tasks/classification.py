@@ -1,0 +1,203 @@
+"""Sequence classification (spam / not spam, sentiment, topics) for BERT-family and GPT-2 models.
+
+Data: a text column and a label column (strings or integers). The label <-> id mapping is saved in the
+model config, so the saved folder predicts label names. GPT-2 pools its last non-pad token, which is
+why the tokenizer always gets a pad token distinct from EOS (toolkit.models.load_tokenizer).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import transformers
+from datasets import DatasetDict
+from transformers import (AutoModelForSequenceClassification, DataCollatorWithPadding, Trainer,
+                          TrainingArguments)
+
+from toolkit.data import load_splits
+from toolkit.errors import ToolkitError
+from toolkit.metrics import argmax_logits, classification_metrics, confusion
+from toolkit.models import apply_lora, count_parameters, load_model, load_tokenizer, train_last_layers
+from toolkit.plots import plot_confusion, plot_loss
+from toolkit.recipe import Recipe
+from toolkit.run import (TrainResult, build_training_args, check_output_dir, clear_output_dir, finish_run,
+                         say)
+
+CONFIG_CLASS = TrainingArguments
+DEFAULTS = {
+    "eval_strategy": "epoch",
+    "save_strategy": "no",
+    "logging_steps": 10,
+    "report_to": "none",
+    "ddp_find_unused_parameters": False,
+    "dataloader_pin_memory": torch.cuda.is_available(),  # pinned memory only helps copies to a GPU
+    # Length grouping removes most padding: 1.5-1.8x faster on CPU, no effect on what is learned.
+    "train_sampling_strategy": "group_by_length",
+}
+
+
+@dataclass
+class Prepared:
+    recipe: Recipe
+    args: TrainingArguments
+    splits: DatasetDict  # tokenized: input_ids, attention_mask, labels
+    tokenizer: object
+    model: object
+    label_names: list[str]
+    max_length: int
+
+
+def label_names(splits: DatasetDict, recipe: Recipe) -> tuple[list, list[str]]:
+    """(the label values in id order, their display names), checked against data.labels / num_labels."""
+    spec, where = recipe.data, recipe.source
+    seen: dict = {}
+    for split_name, split in splits.items():
+        for value in split[spec.label_column]:
+            if isinstance(value, str):
+                value = value.strip()
+            seen.setdefault(value, split_name)
+    if spec.labels is not None:
+        values = [v.strip() if isinstance(v, str) else v for v in spec.labels]
+        unknown = [v for v in seen if v not in values]
+        if unknown:
+            raise ToolkitError(f"{where}: data.labels: label {unknown[0]!r} (split '{seen[unknown[0]]}', column "
+                               f"'{spec.label_column}') is not in data.labels {values}. Add it there or "
+                               f"fix the data.")
+    else:
+        values = sorted(seen, key=lambda v: (isinstance(v, str), v))
+    if len(values) < 2:
+        raise ToolkitError(f"{where}: data.label_column: '{spec.label_column}' holds only {values}: classification needs "
+                           f"at least two labels.")
+    if spec.num_labels is not None and spec.num_labels != len(values):
+        raise ToolkitError(f"{where}: data.num_labels is {spec.num_labels} but the data has {len(values)} "
+                           f"labels {values}. Fix num_labels, or list the label set under data.labels.")
+    return values, [str(v) for v in values]
+
+
+def prepare(recipe: Recipe) -> Prepared:
+    """Everything up to the first training step, checked in order of cost: recipe, output, data, model."""
+    where = recipe.source
+    args = build_training_args(recipe, CONFIG_CLASS, DEFAULTS)
+    check_output_dir(recipe)
+
+    spec = recipe.data
+    splits = load_splits(recipe, {"text_column": spec.text_column, "label_column": spec.label_column},
+                         filled=(spec.text_column, spec.label_column))
+    values, names = label_names(splits, recipe)
+    value_to_id = {value: i for i, value in enumerate(values)}
+    if "validation" not in splits and args.eval_strategy != "no" and "eval_strategy" not in recipe.training:
+        args.eval_strategy = transformers.IntervalStrategy.NO
+
+    tokenizer = load_tokenizer(recipe.model, f"{where}: model", train_texts=list(splits["train"][spec.text_column]))
+    transformers.set_seed(args.seed)
+    model = load_model(AutoModelForSequenceClassification, recipe.model, tokenizer, f"{where}: model",
+                       num_labels=len(names), id2label=dict(enumerate(names)),
+                       label2id={name: i for i, name in enumerate(names)})
+    if recipe.model.trainable_layers is not None:
+        train_last_layers(model, recipe.model.trainable_layers, f"{where}: model")
+    if recipe.peft:
+        model = apply_lora(model, recipe.peft, "SEQ_CLS", where)
+
+    positions = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
+    max_length = min(spec.max_length, positions or spec.max_length)
+
+    def encode(batch):
+        encoded = tokenizer([str(text) for text in batch[spec.text_column]], truncation=True,
+                            max_length=max_length)
+        encoded["labels"] = [value_to_id[v.strip() if isinstance(v, str) else v] for v in batch[spec.label_column]]
+        return encoded
+
+    tokenized = DatasetDict({
+        name: split.map(encode, batched=True, remove_columns=split.column_names, desc=f"tokenizing {name}")
+        for name, split in splits.items()})
+    return Prepared(recipe, args, tokenized, tokenizer, model, names, max_length)
+
+
+def describe(prepared: Prepared) -> dict:
+    """What would run: the numbers `toolkit check` prints."""
+    args, model = prepared.args, prepared.model
+    total, trainable = count_parameters(model)
+    lengths = {}
+    for name, split in prepared.splits.items():
+        counts = np.array([len(ids) for ids in split["input_ids"]])
+        lengths[name] = {"examples": len(split), "mean_tokens": round(float(counts.mean()), 1),
+                         "max_tokens": int(counts.max()), "p95_tokens": int(np.percentile(counts, 95)),
+                         "truncated": int((counts >= prepared.max_length).sum())}
+    per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
+    steps_per_epoch = -(-len(prepared.splits["train"]) // per_step)
+    steps = args.max_steps if args.max_steps > 0 else int(steps_per_epoch * args.num_train_epochs)
+    return {"task": "classification", "model": prepared.recipe.model.name_or_path or
+            f"{prepared.recipe.model.architecture} (new, from config)", "class": type(model).__name__,
+            "parameters": total, "trainable_parameters": trainable, "labels": prepared.label_names,
+            "max_length": prepared.max_length, "splits": lengths, "optimizer_steps": steps,
+            "examples_per_step": per_step, "output_dir": str(args.output_dir)}
+
+
+def evaluate_split(trainer: Trainer, dataset, name: str, label_names: list[str]) -> dict:
+    output = trainer.predict(dataset, metric_key_prefix=name)
+    predictions = argmax_logits(output.predictions)
+    metrics = classification_metrics(output.label_ids, predictions, len(label_names))
+    metrics["loss"] = float(output.metrics[f"{name}_loss"])
+    metrics["confusion_matrix"] = confusion(output.label_ids, predictions, len(label_names))
+    return metrics
+
+
+def train(recipe: Recipe) -> TrainResult:
+    started = time.time()
+    prepared = prepare(recipe)
+    clear_output_dir(recipe)
+    facts = describe(prepared)
+    say(f"classification: {facts['model']} ({facts['parameters']:,} parameters, "
+        f"{facts['trainable_parameters']:,} trainable), labels {facts['labels']}")
+    say("examples: " + ", ".join(f"{n} {s['examples']}" for n, s in facts["splits"].items())
+        + f"; {facts['optimizer_steps']} optimizer steps")
+
+    num_labels = len(prepared.label_names)
+
+    def compute_metrics(output):
+        return classification_metrics(output.label_ids, argmax_logits(output.predictions), num_labels)
+
+    trainer = Trainer(
+        model=prepared.model, args=prepared.args, train_dataset=prepared.splits["train"],
+        eval_dataset=prepared.splits.get("validation"), processing_class=prepared.tokenizer,
+        data_collator=DataCollatorWithPadding(prepared.tokenizer), compute_metrics=compute_metrics)
+    trainer.train()
+
+    metrics = {"train_loss": trainer.state.log_history[-1].get("train_loss")}
+    for name in (s for s in recipe.eval.splits if s in prepared.splits):
+        metrics[name] = evaluate_split(trainer, prepared.splits[name], name, prepared.label_names)
+
+    output_dir = recipe.output_dir
+    save_model(trainer, prepared.tokenizer, output_dir)
+    artifacts = {}
+    if trainer.is_world_process_zero():
+        loss_png = plot_loss(trainer.state.log_history, output_dir / "loss_curve.png", "Classification loss")
+        if loss_png:
+            artifacts["loss_curve"] = loss_png
+        for name in (s for s in ("validation", "test") if s in metrics):
+            artifacts[f"confusion_{name}"] = plot_confusion(
+                metrics[name]["confusion_matrix"], prepared.label_names,
+                output_dir / f"confusion_{name}.png", f"Confusion matrix ({name})")
+    result = finish_run(recipe, metrics, artifacts, started, prepared.args.world_size)
+    for name in ("validation", "test"):
+        if name in metrics:
+            m = metrics[name]
+            say(f"{name}: accuracy {m['accuracy']:.4f}, macro-F1 {m['f1']:.4f}, "
+                f"precision {m['precision']:.4f}, recall {m['recall']:.4f}")
+    say(f"outputs in {output_dir}/")
+    return result
+
+
+def save_model(trainer: Trainer, tokenizer, output_dir) -> None:
+    """A plain transformers folder that predicts on its own; a LoRA adapter is merged (and kept beside it)."""
+    if trainer.is_world_process_zero():
+        model = trainer.model
+        if hasattr(model, "merge_and_unload"):
+            model.save_pretrained(output_dir / "adapter")
+            model = model.merge_and_unload()
+        model.save_pretrained(output_dir)
+        tokenizer.save_pretrained(output_dir)
+    trainer.accelerator.wait_for_everyone()
