@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 import toolkit
-from conftest import ROOT, TINY_BERT, TINY_GPT2, toy_rows
+from conftest import ROOT, TINY_BERT, TINY_GPT2, toy_rows, write_jsonl
 from toolkit.paths import local_path
 
 RECIPES = sorted(p for p in (ROOT / "recipes").rglob("*.yaml") if "accelerate" not in p.parts)
@@ -36,19 +36,27 @@ def tiny_model_for(model: dict) -> dict:
 
 def data_like(data: dict, tmp_path: Path) -> dict:
     """Keep shipped data; stand in for files a user brings (e.g. the SMS TSV) with toy rows in their shape."""
-    train = data.get("train", "")
-    try:
-        if local_path(train, "data.train") is not None:
-            return data
-    except toolkit.ToolkitError:
-        pass
     text_column, label_column = data.get("text_column", "text"), data.get("label_column", "label")
-    path = tmp_path / Path(train).name
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, delimiter="\t" if path.suffix == ".tsv" else ",")
-        writer.writerow([label_column, text_column])
-        writer.writerows([row["label"], row["text"]] for row in toy_rows()[:200])
-    return {**data, "train": str(path)}
+    rows = [{label_column: row["label"], text_column: row["text"]} for row in toy_rows()[:200]]
+    data = dict(data)
+    for split in ("train", "validation", "test"):
+        spec = data.get(split)
+        try:
+            if not spec or local_path(spec, split) is not None:
+                continue
+        except toolkit.ToolkitError:
+            pass
+        path = tmp_path / f"{split}{Path(spec).suffix}"
+        if path.suffix in (".json", ".jsonl"):
+            write_jsonl(path, rows)
+        else:
+            with path.open("w", newline="", encoding="utf-8") as handle:
+                writer = csv.DictWriter(handle, [label_column, text_column],
+                                        delimiter="\t" if path.suffix == ".tsv" else ",")
+                writer.writeheader()
+                writer.writerows(rows)
+        data[split] = str(path)
+    return data
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=[str(p.relative_to(ROOT / "recipes")) for p in RECIPES])
