@@ -72,6 +72,23 @@ CASES = {
                                      ["model.name_or_path", "could not load the tokenizer"]),
     "bad_training_value": (lambda t: {**recipe_with(t), "training": {"eval_strategy": "sometimes"}},
                            ["training", "sometimes", "IntervalStrategy"]),
+    "sft_data_of_unknown_shape": (lambda t: {**recipe_with(t), "task": "sft"},
+                                  ["SFT data needs a 'messages' column", "'prompt' and 'completion'",
+                                   "'instruction' and 'output'", "Columns here: text, label"]),
+    "sft_chat_without_assistant_turn": (lambda t: {**recipe_with(t, train=rows_file(t, "chat.jsonl", [
+        {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]},
+        {"messages": [{"role": "user", "content": "and you?"}]}])), "task": "sft"},
+        ["split 'train' row 2 has no assistant turn"]),
+    "sft_unknown_role": (lambda t: {**recipe_with(t, train=rows_file(t, "chat.jsonl", [
+        {"messages": [{"role": "human", "content": "hi"}, {"role": "assistant", "content": "hello"}]}])),
+        "task": "sft"}, ["row 1", "role 'human'"]),
+    "pretrain_text_column_missing": (lambda t: {**recipe_with(t, text_column="body"), "task": "pretrain"},
+                                     ["no column 'body'", "data.text_column"]),
+    "mlm_probability_wrong_type": (lambda t: {**recipe_with(t), "task": "mlm",
+                                              "training": {"mlm_probability": "lots"}},
+                                   ["training.mlm_probability", "expected a number"]),
+    "corpus_filter_unknown": (lambda t: {**recipe_with(t, clean={"quality": {"c4": {}}}), "task": "pretrain"},
+                              ["data.clean.quality", "unknown filter 'c4'"]),
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import toolkit
 from conftest import ROOT, TINY_BERT, TINY_GPT2, toy_rows, write_jsonl
 from toolkit.paths import local_path
 
-RECIPES = sorted(p for p in (ROOT / "recipes").rglob("*.yaml") if "accelerate" not in p.parts)
+RECIPES = sorted(p for p in (ROOT / "recipes").rglob("*.yaml") if not {"accelerate", "pipelines"} & set(p.parts))
 
 
 def test_recipes_exist():
@@ -34,10 +35,14 @@ def tiny_model_for(model: dict) -> dict:
     return {**tiny, **kept}
 
 
-def data_like(data: dict, tmp_path: Path) -> dict:
+def data_like(task: str, data: dict, tmp_path: Path) -> dict:
     """Keep shipped data; stand in for files a user brings (e.g. the SMS TSV) with toy rows in their shape."""
     text_column, label_column = data.get("text_column", "text"), data.get("label_column", "label")
-    rows = [{label_column: row["label"], text_column: row["text"]} for row in toy_rows()[:200]]
+    if task == "sft":
+        instructions = ROOT / "toolkit" / "assets" / "toy_instructions.jsonl"
+        rows = [json.loads(line) for line in instructions.read_text(encoding="utf-8").splitlines()]
+    else:
+        rows = [{label_column: row["label"], text_column: row["text"]} for row in toy_rows()[:200]]
     data = dict(data)
     for split in ("train", "validation", "test"):
         spec = data.get(split)
@@ -63,7 +68,7 @@ def data_like(data: dict, tmp_path: Path) -> dict:
 def test_recipe_runs_a_few_steps_on_a_tiny_model(path, tmp_path):
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     raw["model"] = tiny_model_for(raw["model"])
-    raw["data"] = {**data_like(raw["data"], tmp_path), "limit": 64}
+    raw["data"] = {**data_like(raw["task"], raw["data"], tmp_path), "limit": 64}
     raw["training"].update(max_steps=3, output_dir=str(tmp_path / "run"), disable_tqdm=True)
     result = toolkit.train({**raw, "__source__": str(path)})
     assert (result.output_dir / "run.json").is_file()

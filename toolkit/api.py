@@ -10,14 +10,20 @@ from toolkit.run import TrainResult
 from toolkit.tasks import get_task
 
 
-def train(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None = None, **kwargs) -> TrainResult:
+def train(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None = None,
+          **kwargs) -> TrainResult | list[TrainResult]:
     """Train what the recipe describes and write it to training.output_dir.
 
-    recipe: a YAML path, a dict in the same form, or a Recipe.
+    recipe: a YAML path, a dict in the same form, or a Recipe. A pipeline file (`pipeline: [...]`) runs
+    its stages in order and returns one result per stage.
     overrides: dotted keys, e.g. {"training.learning_rate": 1e-4} or ["training.learning_rate=1e-4"];
     keyword arguments work too, with "__" for the dots: train(path, training__learning_rate=1e-4).
     Returns the metrics, the output folder and the paths of what was saved.
     """
+    from toolkit.pipeline import is_pipeline, run_pipeline
+
+    if is_pipeline(recipe):
+        return run_pipeline(recipe, _merge(overrides, kwargs))
     loaded = load_recipe(recipe, _merge(overrides, kwargs))
     return get_task(loaded.task, loaded.source).train(loaded)
 
@@ -43,6 +49,32 @@ def predict(model_dir: str | Path, texts: list[str] | str, batch_size: int = 32)
     classifier = pipeline("text-classification", model=str(model_dir), tokenizer=str(model_dir))
     single = isinstance(texts, str)
     outputs = classifier([texts] if single else list(texts), batch_size=batch_size, truncation=True)
+    return outputs[0] if single else outputs
+
+
+def generate(model_dir: str | Path, prompts: list[str] | str, max_new_tokens: int = 64, temperature: float = 0.0,
+             top_p: float = 1.0, chat: bool | None = None, seed: int = 0) -> list[str] | str:
+    """Text from a saved pretrain/SFT folder. Chat models get their template (each prompt is a user turn)
+    and stop at the end-of-turn token. temperature 0 is greedy decoding."""
+    from toolkit.generation import generate as run
+
+    return run(model_dir, prompts, max_new_tokens, temperature, top_p, chat, seed)
+
+
+def fill_mask(model_dir: str | Path, texts: list[str] | str, top_k: int = 5) -> list[list[dict]] | list[dict]:
+    """Top-k tokens for the [MASK] in each text, from a saved mlm folder: [{"token", "score"}, ...]."""
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    from toolkit.tasks.mlm import fill_mask_with
+
+    model_dir = Path(model_dir)
+    if not (model_dir / "config.json").is_file():
+        raise ToolkitError(f"{model_dir}: not a saved model folder (no config.json). Pass the output_dir of an "
+                           f"mlm run.")
+    model = AutoModelForMaskedLM.from_pretrained(model_dir, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+    single = isinstance(texts, str)
+    outputs = fill_mask_with(model, tokenizer, [texts] if single else list(texts), top_k)
     return outputs[0] if single else outputs
 
 

@@ -7,6 +7,8 @@ import json
 import sys
 import traceback
 
+import yaml
+
 from toolkit.errors import ToolkitError
 
 OVERRIDES_HELP = "dotted overrides, e.g. training.learning_rate=1e-4 data.limit=200"
@@ -30,6 +32,23 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("model_dir")
     predict.add_argument("texts", nargs="*", help="texts to label (or --file)")
     predict.add_argument("--file", help="a text file, one input per line")
+
+    generate = commands.add_parser("generate", help="generate text with a trained pretrain/SFT model")
+    generate.add_argument("model_dir")
+    generate.add_argument("prompts", nargs="+")
+    chat = commands.add_parser("chat", help="talk to a trained SFT model (empty line or Ctrl-D to stop)")
+    chat.add_argument("model_dir")
+    for sub in (generate, chat):
+        sub.add_argument("--max-new-tokens", type=int, default=64)
+        sub.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
+        sub.add_argument("--top-p", type=float, default=1.0)
+        sub.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--no-chat", action="store_true", help="plain continuation, no chat template")
+
+    fill = commands.add_parser("fill-mask", help="predict the [MASK] token with a trained mlm model")
+    fill.add_argument("model_dir")
+    fill.add_argument("texts", nargs="+")
+    fill.add_argument("--top-k", type=int, default=5)
     return parser
 
 
@@ -41,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         api.train(args.recipe, overrides)
     elif args.command == "check":
         facts = api.check(args.recipe, args.overrides)
-        print(json.dumps(facts, indent=2))
+        print(yaml.safe_dump({"would run": facts}, sort_keys=False, allow_unicode=True), end="")
     elif args.command == "predict":
         texts = list(args.texts)
         if args.file:
@@ -54,7 +73,37 @@ def run(args: argparse.Namespace) -> int:
             raise ToolkitError("predict: give texts as arguments or --file FILE.")
         for text, output in zip(texts, api.predict(args.model_dir, texts)):
             print(json.dumps({"text": text, **output}, ensure_ascii=False))
+    elif args.command == "generate":
+        outputs = api.generate(args.model_dir, args.prompts, args.max_new_tokens, args.temperature, args.top_p,
+                               chat=False if args.no_chat else None, seed=args.seed)
+        for prompt, output in zip(args.prompts, outputs):
+            print(json.dumps({"prompt": prompt, "output": output}, ensure_ascii=False))
+    elif args.command == "chat":
+        chat_loop(args)
+    elif args.command == "fill-mask":
+        for text, output in zip(args.texts, api.fill_mask(args.model_dir, args.texts, args.top_k)):
+            print(json.dumps({"text": text, "predictions": output}, ensure_ascii=False))
     return 0
+
+
+def chat_loop(args: argparse.Namespace) -> None:
+    """One question, one answer: the model was trained on single turns, so each prompt starts fresh."""
+    from toolkit.generation import generate_with, load_for_generation
+
+    model, tokenizer = load_for_generation(args.model_dir)
+    if not tokenizer.chat_template:
+        raise ToolkitError(f"{args.model_dir}: this model has no chat template; use `toolkit generate --no-chat`.")
+    print("Type a message (empty line or Ctrl-D to stop).", flush=True)
+    while True:
+        try:
+            prompt = input("you> ").strip()
+        except EOFError:
+            break
+        if not prompt:
+            break
+        reply = generate_with(model, tokenizer, [prompt], args.max_new_tokens, args.temperature, args.top_p,
+                              chat=True, seed=args.seed)[0]
+        print(f"model> {reply}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

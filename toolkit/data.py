@@ -57,12 +57,8 @@ def load_hub(spec: DataSpec, where: str) -> DatasetDict:
     return loaded
 
 
-def load_splits(recipe: Recipe, columns: dict[str, str], filled: tuple[str, ...] = ()) -> DatasetDict:
-    """Read the splits the recipe names, check them, carve missing ones from train, cap them at `limit`.
-
-    columns: recipe key -> column name that every split must have; filled: columns that may hold no
-    empty value. Both are checked on the splits as read, so a row number is the row in its file.
-    """
+def read_splits(recipe: Recipe) -> DatasetDict:
+    """The splits as the recipe's files (or hub dataset) hold them."""
     spec, where = recipe.data, f"{recipe.source}: data"
     if spec.name:
         splits = load_hub(spec, where)
@@ -73,8 +69,12 @@ def load_splits(recipe: Recipe, columns: dict[str, str], filled: tuple[str, ...]
                               for name in SPLITS if getattr(spec, name)})
     if "train" not in splits:
         raise ToolkitError(f"{where}: no 'train' split found. Name a train file under data.train.")
-    require_columns(splits, columns, where)
-    require_values(splits, filled, where)
+    return splits
+
+
+def finish_splits(splits: DatasetDict, recipe: Recipe) -> DatasetDict:
+    """Carve missing validation/test splits out of train, refuse empty splits, cap them at data.limit."""
+    spec, where = recipe.data, f"{recipe.source}: data"
     splits = carve_splits(splits, spec, seed=recipe.training.get("seed", 42), where=where)
     for name, split in splits.items():
         if len(split) == 0:
@@ -83,6 +83,19 @@ def load_splits(recipe: Recipe, columns: dict[str, str], filled: tuple[str, ...]
         splits = DatasetDict({name: split.select(range(min(spec.limit, len(split))))
                               for name, split in splits.items()})
     return splits
+
+
+def load_splits(recipe: Recipe, columns: dict[str, str], filled: tuple[str, ...] = ()) -> DatasetDict:
+    """Read, check, carve and cap the recipe's splits.
+
+    columns: recipe key -> column name that every split must have; filled: columns that may hold no
+    empty value. Both are checked on the splits as read, so a row number is the row in its file.
+    """
+    where = f"{recipe.source}: data"
+    splits = read_splits(recipe)
+    require_columns(splits, columns, where)
+    require_values(splits, filled, where)
+    return finish_splits(splits, recipe)
 
 
 def carve_splits(splits: DatasetDict, spec: DataSpec, seed: int, where: str) -> DatasetDict:
@@ -121,3 +134,25 @@ def require_columns(splits: DatasetDict, columns: dict[str, str], where: str) ->
                 raise ToolkitError(f"{where}: split '{split_name}' has no column '{column}' (data.{key}). "
                                    f"Columns there: {', '.join(split.column_names)}. Set data.{key} to one "
                                    f"of them.")
+
+
+def text_blocks(splits: DatasetDict, tokenizer, column: str, block_size: int, separator_id: int | None) -> DatasetDict:
+    """Language-model data: tokenize each document, join them (separated by `separator_id`, e.g. EOS) and
+    cut the stream into blocks of `block_size` tokens. No padding, so no compute is spent on it; the
+    last partial block is dropped."""
+
+    def encode(batch):
+        ids = tokenizer([str(text) for text in batch[column]], add_special_tokens=False)["input_ids"]
+        return {"input_ids": [row + [separator_id] if separator_id is not None else row for row in ids]}
+
+    def group(batch):
+        stream = [token for row in batch["input_ids"] for token in row]
+        usable = len(stream) // block_size * block_size
+        blocks = [stream[i:i + block_size] for i in range(0, usable, block_size)]
+        return {"input_ids": blocks, "attention_mask": [[1] * block_size for _ in blocks]}
+
+    out = {}
+    for name, split in splits.items():
+        encoded = split.map(encode, batched=True, remove_columns=split.column_names, desc=f"tokenizing {name}")
+        out[name] = encoded.map(group, batched=True, batch_size=1000, desc=f"blocks of {block_size} ({name})")
+    return DatasetDict(out)

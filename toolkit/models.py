@@ -55,16 +55,13 @@ def load_model(auto_class, spec: ModelSpec, tokenizer, where: str, **config_over
                                  revision=spec.revision, trust_remote_code=spec.trust_remote_code,
                                  **config_overrides)
     else:
+        special = {f"{name}_token_id": getattr(tokenizer, f"{name}_token_id") for name in ("bos", "eos", "pad")}
         try:
-            config = AutoConfig.for_model(spec.architecture, vocab_size=len(tokenizer), **spec.config,
-                                          **config_overrides)
+            config = AutoConfig.for_model(spec.architecture, vocab_size=len(tokenizer),
+                                          **{**special, **spec.config, **config_overrides})
         except (ValueError, TypeError) as error:
             raise ToolkitError(f"{where}: cannot build a '{spec.architecture}' config: {error}. "
                                f"Use a transformers model type such as gpt2 or bert.") from None
-        for name in ("bos", "eos", "pad"):
-            token_id = getattr(tokenizer, f"{name}_token_id")
-            if token_id is not None:
-                setattr(config, f"{name}_token_id", token_id)
         torch.manual_seed(0)  # the same fresh weights on every rank and every run
         model = auto_class.from_config(config)
     if len(tokenizer) > model.get_input_embeddings().num_embeddings:
@@ -111,9 +108,3 @@ def apply_lora(model: PreTrainedModel, peft_block: dict, task_type: str, where: 
         return get_peft_model(model, LoraConfig(**values))
     except (ValueError, TypeError) as error:
         raise ToolkitError(f"{where}: peft: {error}") from None
-
-
-def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
-    total = sum(p.numel() for p in model.parameters())
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return total, trainable

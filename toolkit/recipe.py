@@ -50,6 +50,24 @@ class SplitSpec:
 
 
 @dataclass
+class CleanSpec:
+    """Pretraining corpus cleaning, in order: language, quality filters, exact and near duplicates.
+
+    quality maps datatrove filter names to their own keyword arguments (gopher_quality, gopher_repetition,
+    c4_quality, fineweb_quality); language is a list of ISO codes (null: keep all).
+    """
+
+    quality: dict = field(default_factory=lambda: {"gopher_quality": {}, "gopher_repetition": {},
+                                                   "fineweb_quality": {}})
+    language: list | None = field(default_factory=lambda: ["en"])
+    min_language_score: float = 0.65
+    exact_dedup: bool = True
+    near_dedup: bool = True
+    minhash_threshold: float = 0.8  # estimated Jaccard similarity of word 5-grams above which a doc is a copy
+    num_perm: int = 128
+
+
+@dataclass
 class DataSpec:
     """Local files (json, jsonl, csv, tsv, parquet, or a save_to_disk folder) or a hub dataset `name`."""
 
@@ -65,11 +83,14 @@ class DataSpec:
     split: SplitSpec | None = None
     max_length: int = 256
     limit: int | None = None  # keep at most this many rows per split (quick trials)
+    clean: CleanSpec | None = None  # pretraining corpora: filter and deduplicate before tokenizing
 
 
 @dataclass
 class EvalSpec:
-    splits: list = field(default_factory=lambda: ["validation", "test"])
+    splits: list = field(default_factory=lambda: ["validation", "test"])  # evaluated at the end of a run
+    prompts: list = field(default_factory=list)  # sampled at each evaluation (LM tasks), or [MASK] texts (mlm)
+    max_new_tokens: int = 40
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import time
@@ -49,6 +50,21 @@ def has_accelerator() -> bool:
         hasattr(torch, "xpu") and torch.xpu.is_available())
 
 
+def common_defaults(config_class) -> dict:
+    """Defaults every task shares, chosen for the device at hand; a recipe's own value always wins.
+
+    TRL's configs default to bf16 and gradient checkpointing, which suit GPUs and make CPU training
+    14-25x slower (no native bf16, recomputed activations): off unless there is an accelerator.
+    """
+    fields = {f.name for f in dataclasses.fields(config_class)}
+    defaults = {"save_strategy": "no", "logging_steps": 10, "report_to": "none",
+                "ddp_find_unused_parameters": False,
+                "dataloader_pin_memory": torch.cuda.is_available()}  # pinning only helps copies to a GPU
+    if not has_accelerator():
+        defaults.update({"bf16": False, "gradient_checkpointing": False})
+    return {key: value for key, value in defaults.items() if key in fields}
+
+
 def build_training_args(recipe: Recipe, config_class, defaults: dict):
     """The trainer config from the recipe's `training` block: its own field names, checked, over our defaults.
 
@@ -57,7 +73,8 @@ def build_training_args(recipe: Recipe, config_class, defaults: dict):
     """
     where = f"{recipe.source}: training"
     values = coerce_fields(recipe.training, config_class, where)
-    merged = {"use_cpu": not has_accelerator(), **defaults, "output_dir": default_output_dir(recipe), **values}
+    merged = {"use_cpu": not has_accelerator(), **common_defaults(config_class), **defaults,
+              "output_dir": default_output_dir(recipe), **values}
     try:
         args = config_class(**merged)
         args.device  # sets up the (distributed) state now, before anything else can with other settings
@@ -91,6 +108,8 @@ def finish_run(recipe: Recipe, metrics: dict, artifacts: dict[str, Path], starte
         dump_recipe(recipe, output_dir / "recipe.yaml")
         (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
         artifacts.update({"recipe": output_dir / "recipe.yaml", "metrics": output_dir / "metrics.json"})
+        (output_dir / "lineage.json").write_text(json.dumps(lineage(recipe), indent=2), encoding="utf-8")
+        artifacts["lineage"] = output_dir / "lineage.json"
         info = {"task": recipe.task, "source": recipe.source, "world_size": world_size,
                 "seconds": round(time.time() - started, 1),
                 "artifacts": {name: str(path) for name, path in artifacts.items()}}
@@ -99,3 +118,66 @@ def finish_run(recipe: Recipe, metrics: dict, artifacts: dict[str, Path], starte
         artifacts.update({"recipe": output_dir / "recipe.yaml", "metrics": output_dir / "metrics.json"})
     PartialState().wait_for_everyone()
     return TrainResult(output_dir=output_dir, metrics=metrics, artifacts=artifacts)
+
+
+def lineage(recipe: Recipe) -> dict:
+    """Which model and data produced this folder; a model that is itself a run folder brings its own."""
+    spec = recipe.model
+    parent = None
+    if spec.name_or_path and (Path(spec.name_or_path) / "lineage.json").is_file():
+        parent = json.loads((Path(spec.name_or_path) / "lineage.json").read_text(encoding="utf-8"))
+    data = {split: getattr(recipe.data, split) for split in ("train", "validation", "test") if getattr(recipe.data, split)}
+    if recipe.data.name:
+        data["name"] = recipe.data.name
+    return {"task": recipe.task, "recipe": recipe.source, "output_dir": str(recipe.output_dir),
+            "model": spec.name_or_path or f"new {spec.architecture} from config {spec.config}",
+            "data": data, "parent": parent}
+
+
+def save_model(trainer, tokenizer, output_dir: Path) -> None:
+    """A plain transformers folder that works on its own; a LoRA adapter is merged (and kept beside it)."""
+    if trainer.is_world_process_zero():
+        model = trainer.model
+        if hasattr(model, "merge_and_unload"):
+            model.save_pretrained(output_dir / "adapter")
+            model = model.merge_and_unload()
+        model.save_pretrained(output_dir)
+        tokenizer.save_pretrained(output_dir)
+    trainer.accelerator.wait_for_everyone()
+
+
+def train_loss(trainer) -> float | None:
+    """The run's mean training loss (the Trainer's summary row; evaluations may have logged after it)."""
+    rows = [row["train_loss"] for row in trainer.state.log_history if "train_loss" in row]
+    return rows[-1] if rows else None
+
+
+def optimizer_steps(args, train_examples: int) -> tuple[int, int]:
+    """(optimizer steps the run will take, examples per step across all processes)."""
+    per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
+    if args.max_steps > 0:
+        return args.max_steps, per_step
+    return int(-(-train_examples // per_step) * args.num_train_epochs), per_step
+
+
+def model_facts(recipe: Recipe, model) -> dict:
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    name = recipe.model.name_or_path or f"{recipe.model.architecture} (new, from config)"
+    return {"task": recipe.task, "model": name, "class": type(model).__name__, "parameters": total,
+            "trainable_parameters": trainable}
+
+
+def length_stats(split, max_length: int) -> dict:
+    import numpy as np
+
+    counts = np.array([len(ids) for ids in split["input_ids"]])
+    return {"examples": len(split), "mean_tokens": round(float(counts.mean()), 1), "max_tokens": int(counts.max()),
+            "p95_tokens": int(np.percentile(counts, 95)), "truncated": int((counts >= max_length).sum())}
+
+
+def announce(facts: dict) -> None:
+    say(f"{facts['task']}: {facts['model']} ({facts['parameters']:,} parameters, "
+        f"{facts['trainable_parameters']:,} trainable)")
+    say("examples: " + ", ".join(f"{name} {split['examples']}" for name, split in facts["splits"].items())
+        + f"; {facts['optimizer_steps']} optimizer steps of {facts['examples_per_step']}")

@@ -7,13 +7,18 @@ from typing import Iterable
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
+from toolkit.chat import IM_END, IM_START
+
 EOS = "<|endoftext|>"
 PAD = "<|pad|>"
+MASK = "<|mask|>"
+SPECIAL_TOKENS = (EOS, PAD, MASK, IM_START, IM_END)
 
 
-def train_bpe(texts: Iterable[str], vocab_size: int = 2000, min_frequency: int = 2,
-              special_tokens: tuple[str, ...] = (EOS, PAD)) -> PreTrainedTokenizerFast:
-    """GPT-2-style tokenizer (byte-level, no unknown tokens) with EOS and a pad token distinct from it."""
+def train_bpe(texts: Iterable[str], vocab_size: int = 2000, min_frequency: int = 2) -> PreTrainedTokenizerFast:
+    """GPT-2-style tokenizer (byte-level, no unknown tokens) with the tokens every later stage needs:
+    EOS, a pad token distinct from it, a mask token (masked LM) and the ChatML turn markers (SFT)."""
+    special_tokens = SPECIAL_TOKENS
     backend = Tokenizer(models.BPE())
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
@@ -22,4 +27,5 @@ def train_bpe(texts: Iterable[str], vocab_size: int = 2000, min_frequency: int =
                                   special_tokens=list(special_tokens),
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     backend.train_from_iterator(texts, trainer=trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=backend, bos_token=EOS, eos_token=EOS, pad_token=PAD)
+    return PreTrainedTokenizerFast(tokenizer_object=backend, bos_token=EOS, eos_token=EOS, pad_token=PAD,
+                                   mask_token=MASK, additional_special_tokens=[IM_START, IM_END])

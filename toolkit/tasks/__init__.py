@@ -7,7 +7,7 @@ import importlib
 from toolkit.errors import ToolkitError
 from toolkit.schema import suggest
 
-TASKS = ("classification",)
+TASKS = ("classification", "pretrain", "mlm", "sft")
 
 
 def get_task(name: str, where: str):

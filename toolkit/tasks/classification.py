@@ -10,8 +10,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import numpy as np
-import torch
 import transformers
 from datasets import DatasetDict
 from transformers import (AutoModelForSequenceClassification, DataCollatorWithPadding, Trainer,
@@ -20,20 +18,15 @@ from transformers import (AutoModelForSequenceClassification, DataCollatorWithPa
 from toolkit.data import load_splits
 from toolkit.errors import ToolkitError
 from toolkit.metrics import argmax_logits, classification_metrics, confusion
-from toolkit.models import apply_lora, count_parameters, load_model, load_tokenizer, train_last_layers
+from toolkit.models import apply_lora, load_model, load_tokenizer, train_last_layers
 from toolkit.plots import plot_confusion, plot_loss
 from toolkit.recipe import Recipe
-from toolkit.run import (TrainResult, build_training_args, check_output_dir, clear_output_dir, finish_run,
-                         say)
+from toolkit.run import (TrainResult, announce, build_training_args, check_output_dir, clear_output_dir,
+                         finish_run, length_stats, model_facts, optimizer_steps, save_model, say, train_loss)
 
 CONFIG_CLASS = TrainingArguments
 DEFAULTS = {
     "eval_strategy": "epoch",
-    "save_strategy": "no",
-    "logging_steps": 10,
-    "report_to": "none",
-    "ddp_find_unused_parameters": False,
-    "dataloader_pin_memory": torch.cuda.is_available(),  # pinned memory only helps copies to a GPU
     # Length grouping removes most padding: 1.5-1.8x faster on CPU, no effect on what is learned.
     "train_sampling_strategy": "group_by_length",
 }
@@ -118,22 +111,11 @@ def prepare(recipe: Recipe) -> Prepared:
 
 def describe(prepared: Prepared) -> dict:
     """What would run: the numbers `toolkit check` prints."""
-    args, model = prepared.args, prepared.model
-    total, trainable = count_parameters(model)
-    lengths = {}
-    for name, split in prepared.splits.items():
-        counts = np.array([len(ids) for ids in split["input_ids"]])
-        lengths[name] = {"examples": len(split), "mean_tokens": round(float(counts.mean()), 1),
-                         "max_tokens": int(counts.max()), "p95_tokens": int(np.percentile(counts, 95)),
-                         "truncated": int((counts >= prepared.max_length).sum())}
-    per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
-    steps_per_epoch = -(-len(prepared.splits["train"]) // per_step)
-    steps = args.max_steps if args.max_steps > 0 else int(steps_per_epoch * args.num_train_epochs)
-    return {"task": "classification", "model": prepared.recipe.model.name_or_path or
-            f"{prepared.recipe.model.architecture} (new, from config)", "class": type(model).__name__,
-            "parameters": total, "trainable_parameters": trainable, "labels": prepared.label_names,
-            "max_length": prepared.max_length, "splits": lengths, "optimizer_steps": steps,
-            "examples_per_step": per_step, "output_dir": str(args.output_dir)}
+    steps, per_step = optimizer_steps(prepared.args, len(prepared.splits["train"]))
+    return {**model_facts(prepared.recipe, prepared.model), "labels": prepared.label_names,
+            "max_length": prepared.max_length,
+            "splits": {name: length_stats(split, prepared.max_length) for name, split in prepared.splits.items()},
+            "optimizer_steps": steps, "examples_per_step": per_step, "output_dir": str(prepared.args.output_dir)}
 
 
 def evaluate_split(trainer: Trainer, dataset, name: str, label_names: list[str]) -> dict:
@@ -149,11 +131,7 @@ def train(recipe: Recipe) -> TrainResult:
     started = time.time()
     prepared = prepare(recipe)
     clear_output_dir(recipe)
-    facts = describe(prepared)
-    say(f"classification: {facts['model']} ({facts['parameters']:,} parameters, "
-        f"{facts['trainable_parameters']:,} trainable), labels {facts['labels']}")
-    say("examples: " + ", ".join(f"{n} {s['examples']}" for n, s in facts["splits"].items())
-        + f"; {facts['optimizer_steps']} optimizer steps")
+    announce(describe(prepared))
 
     num_labels = len(prepared.label_names)
 
@@ -166,7 +144,7 @@ def train(recipe: Recipe) -> TrainResult:
         data_collator=DataCollatorWithPadding(prepared.tokenizer), compute_metrics=compute_metrics)
     trainer.train()
 
-    metrics = {"train_loss": trainer.state.log_history[-1].get("train_loss")}
+    metrics = {"train_loss": train_loss(trainer)}
     for name in (s for s in recipe.eval.splits if s in prepared.splits):
         metrics[name] = evaluate_split(trainer, prepared.splits[name], name, prepared.label_names)
 
@@ -189,15 +167,3 @@ def train(recipe: Recipe) -> TrainResult:
                 f"precision {m['precision']:.4f}, recall {m['recall']:.4f}")
     say(f"outputs in {output_dir}/")
     return result
-
-
-def save_model(trainer: Trainer, tokenizer, output_dir) -> None:
-    """A plain transformers folder that predicts on its own; a LoRA adapter is merged (and kept beside it)."""
-    if trainer.is_world_process_zero():
-        model = trainer.model
-        if hasattr(model, "merge_and_unload"):
-            model.save_pretrained(output_dir / "adapter")
-            model = model.merge_and_unload()
-        model.save_pretrained(output_dir)
-        tokenizer.save_pretrained(output_dir)
-    trainer.accelerator.wait_for_everyone()

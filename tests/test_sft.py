@@ -1,0 +1,106 @@
+"""Instruction SFT: trained answers come back and stop at <|im_end|>; loss only on the assistant's tokens;
+LoRA trains adapters only and merges exactly; every data shape TRL knows is accepted."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import toolkit
+from conftest import ROOT, TINY_GPT2, write_jsonl
+from toolkit.chat import IM_END
+from toolkit.recipe import load_recipe
+from toolkit.tasks import sft
+
+INSTRUCTIONS = ROOT / "toolkit" / "assets" / "toy_instructions.jsonl"
+
+
+def rows(n: int) -> list[dict]:
+    return [json.loads(line) for line in INSTRUCTIONS.read_text().splitlines()[:n]]
+
+
+def prompt_of(row: dict) -> str:
+    return row["instruction"] + (f"\n\n{row['input']}" if row["input"] else "")
+
+
+def sft_recipe(tmp_path, train: str, **training) -> dict:
+    return {"task": "sft", "model": dict(TINY_GPT2), "data": {"train": train, "max_length": 64},
+            "training": {"output_dir": str(tmp_path / "sft"), "num_train_epochs": 60,
+                         "per_device_train_batch_size": 4, "learning_rate": 3e-3, "logging_steps": 20,
+                         "disable_tqdm": True, "seed": 0, **training}}
+
+
+def test_sft_answers_what_it_was_taught_and_stops(tmp_path):
+    taught = rows(12)
+    train = write_jsonl(tmp_path / "train.jsonl", taught)
+    result = toolkit.train(sft_recipe(tmp_path, str(train)))
+
+    prompts = [prompt_of(row) for row in taught[:6]]
+    answers = toolkit.generate(result.output_dir, prompts, max_new_tokens=40)
+    # Equal text with 40 tokens allowed proves generation stopped at the end-of-turn token.
+    assert sum(a == row["output"] for a, row in zip(answers, taught)) >= 5, answers
+
+    from toolkit.generation import load_for_generation
+    model, tokenizer = load_for_generation(result.output_dir)
+    batch = tokenizer.apply_chat_template([{"role": "user", "content": prompts[0]}], add_generation_prompt=True,
+                                          return_tensors="pt", return_dict=True)
+    out = model.generate(**batch, max_new_tokens=40, do_sample=False)
+    new = out[0, batch["input_ids"].shape[1]:].tolist()
+    assert new[-1] == tokenizer.convert_tokens_to_ids(IM_END) and len(new) < 40
+    assert model.generation_config.pad_token_id == tokenizer.pad_token_id != tokenizer.eos_token_id
+
+
+def test_loss_is_masked_on_prompt_tokens(tmp_path):
+    train = write_jsonl(tmp_path / "train.jsonl", rows(4))
+    prepared = sft.prepare(load_recipe(sft_recipe(tmp_path, str(train), max_steps=1)))
+    trainer = sft.build_trainer(prepared)
+    batch = trainer.data_collator([trainer.train_dataset[0]])
+    ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
+    tokenizer = prepared.tokenizer
+    text = tokenizer.decode(ids)
+    answer = rows(4)[0]["output"]
+    trained = tokenizer.decode([t for t, l in zip(ids, labels) if l != -100])
+    assert trained.strip() == answer + IM_END, (text, trained)
+    first_trained = next(i for i, l in enumerate(labels) if l != -100)
+    assert "<|im_start|>assistant" in tokenizer.decode(ids[:first_trained])
+
+
+def test_lora_trains_adapters_only_and_merges_exactly(tmp_path):
+    train = write_jsonl(tmp_path / "train.jsonl", rows(8))
+    recipe = sft_recipe(tmp_path, str(train), num_train_epochs=3)
+    recipe["peft"] = {"r": 8, "lora_alpha": 16, "target_modules": ["c_attn"], "fan_in_fan_out": True}
+    prepared = sft.prepare(load_recipe(recipe))
+    base_before = {n: p.detach().clone() for n, p in prepared.model.named_parameters() if "lora_" not in n}
+    lora_before = {n: p.detach().clone() for n, p in prepared.model.named_parameters() if "lora_B" in n}
+    trainer = sft.build_trainer(prepared)
+    trainer.train()
+    params = dict(trainer.model.named_parameters())
+    assert all(torch.equal(params[n], p) for n, p in base_before.items())
+    assert all(not torch.equal(params[n], p) for n, p in lora_before.items())
+
+    ids = torch.tensor([[5, 17, 42, 99, 7]])
+    trainer.model.eval()  # no dropout: the two forward passes must see the same network
+    with torch.no_grad():
+        adapted = trainer.model(input_ids=ids).logits
+        merged = trainer.model.merge_and_unload()(input_ids=ids).logits
+    assert torch.allclose(adapted, merged, atol=1e-4)
+
+
+@pytest.mark.parametrize("shape", ["messages", "prompt-completion", "alpaca"])
+def test_each_data_shape_trains(tmp_path, shape):
+    taught = rows(6)
+    if shape == "messages":
+        data = [{"messages": [{"role": "user", "content": prompt_of(r)}, {"role": "assistant", "content": r["output"]}]}
+                for r in taught]
+    elif shape == "prompt-completion":
+        data = [{"prompt": prompt_of(r), "completion": " " + r["output"]} for r in taught]
+    else:
+        data = taught
+    train = write_jsonl(tmp_path / "train.jsonl", data)
+    result = toolkit.train(sft_recipe(tmp_path, str(train), max_steps=3))
+    assert (result.output_dir / "run.json").is_file()
+    facts = toolkit.check(sft_recipe(tmp_path / "again", str(train)))
+    assert facts["data_format"] == shape
+    assert facts["loss_on"] == ("completions" if shape == "prompt-completion" else "assistant turns")

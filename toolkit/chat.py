@@ -1,0 +1,55 @@
+"""Chat formatting for models that have none (GPT-2): ChatML turns, a pad token, a trained end-of-turn token.
+
+The template marks assistant content with {% generation %} so TRL's assistant_only_loss can build its mask,
+and puts <|im_end|> inside that block so the model is trained to emit it, which is what makes generation
+stop.
+"""
+
+from __future__ import annotations
+
+IM_START = "<|im_start|>"
+IM_END = "<|im_end|>"
+
+CHATML_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "{%- if message['role'] == 'assistant' -%}"
+    "{{ '<|im_start|>assistant\\n' }}{% generation %}{{ message['content'] + '<|im_end|>' }}{% endgeneration %}"
+    "{{ '\\n' }}"
+    "{%- else -%}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\\n' }}{%- endif -%}"
+)
+
+
+def ensure_chat_template(tokenizer) -> bool:
+    """Give a tokenizer without a chat template the ChatML one and its tokens. True if it changed."""
+    if tokenizer.chat_template:
+        return False
+    missing = [token for token in (IM_START, IM_END) if token not in tokenizer.get_vocab()]
+    if missing:
+        tokenizer.add_special_tokens({"additional_special_tokens": missing})
+    tokenizer.chat_template = CHATML_TEMPLATE
+    return True
+
+
+def end_of_turn_ids(tokenizer) -> list[int]:
+    """Token ids at which generation stops: the end-of-turn token (if the vocabulary has it) and EOS."""
+    ids = []
+    vocab = tokenizer.get_vocab()
+    if IM_END in vocab:
+        ids.append(vocab[IM_END])
+    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
+        ids.append(tokenizer.eos_token_id)
+    return ids
+
+
+def alpaca_to_messages(instruction: str, input_text: str | None, output: str | None) -> list[dict]:
+    """An instruction/input/output triple as a user turn (input appended after a blank line) and a reply."""
+    user = instruction.strip() if not (input_text and input_text.strip()) else \
+        f"{instruction.strip()}\n\n{input_text.strip()}"
+    messages = [{"role": "user", "content": user}]
+    if output is not None:
+        messages.append({"role": "assistant", "content": output.strip()})
+    return messages

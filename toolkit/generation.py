@@ -1,0 +1,70 @@
+"""Text out of a causal LM: batched, chat-formatted when the tokenizer has a template, stopping at end of turn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from toolkit.chat import end_of_turn_ids
+from toolkit.errors import ToolkitError
+
+
+def load_for_generation(model_dir: str | Path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model_dir = Path(model_dir)
+    if not (model_dir / "config.json").is_file():
+        raise ToolkitError(f"{model_dir}: not a saved model folder (no config.json). Pass the output_dir of a "
+                           f"pretrain or sft run.")
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True)
+    except ValueError as error:
+        raise ToolkitError(f"{model_dir}: not a causal language model ({error}).") from None
+    return model.eval(), tokenizer
+
+
+def generate_with(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, temperature: float = 0.0,
+                  top_p: float = 1.0, chat: bool | None = None, seed: int = 0) -> list[str]:
+    """Completions for `prompts` (only the new text). temperature 0 means greedy.
+
+    chat: apply the tokenizer's chat template (each prompt is one user turn); None = when it has one.
+    """
+    chat = bool(tokenizer.chat_template) if chat is None else chat
+    if chat:
+        texts = [tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
+                                               add_generation_prompt=True) for p in prompts]
+    else:
+        texts = list(prompts)
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"  # new tokens follow each prompt directly
+    try:
+        batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    finally:
+        tokenizer.padding_side = side
+    batch = batch.to(model.device)
+    limit = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
+    if limit:
+        max_new_tokens = max(1, min(max_new_tokens, limit - batch["input_ids"].shape[1]))
+    sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else \
+        {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+    torch.manual_seed(seed)
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        output = model.generate(**batch, max_new_tokens=max_new_tokens, eos_token_id=end_of_turn_ids(tokenizer),
+                                pad_token_id=tokenizer.pad_token_id, **sampling)
+    model.train(was_training)
+    new_tokens = output[:, batch["input_ids"].shape[1]:]
+    return [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+
+
+def generate(model_dir: str | Path, prompts: list[str] | str, max_new_tokens: int = 64, temperature: float = 0.0,
+             top_p: float = 1.0, chat: bool | None = None, seed: int = 0) -> list[str] | str:
+    """Generate from a saved pretrain/SFT folder. A single prompt gives a single string."""
+    model, tokenizer = load_for_generation(model_dir)
+    single = isinstance(prompts, str)
+    outputs = generate_with(model, tokenizer, [prompts] if single else list(prompts), max_new_tokens,
+                            temperature, top_p, chat, seed)
+    return outputs[0] if single else outputs

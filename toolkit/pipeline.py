@@ -1,0 +1,57 @@
+"""Stages in order: a file with `pipeline: [recipe, recipe, ...]`, each stage's model being the previous
+stage's output_dir. A stage whose output already holds a finished run is skipped, so a pipeline that
+stopped half-way resumes at the first unfinished stage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from toolkit.errors import ToolkitError
+from toolkit.recipe import load_recipe, parse_overrides, read_yaml
+from toolkit.run import FINISHED, TrainResult, say
+
+
+def is_pipeline(source) -> bool:
+    if isinstance(source, dict):
+        return "pipeline" in source
+    if isinstance(source, (str, Path)) and str(source).endswith((".yaml", ".yml")) and Path(source).is_file():
+        return "pipeline" in read_yaml(Path(source))
+    return False
+
+
+def stages_of(source) -> tuple[str, list]:
+    where = str(source) if not isinstance(source, dict) else "<python>"
+    raw = source if isinstance(source, dict) else read_yaml(Path(source))
+    extra = [key for key in raw if key != "pipeline"]
+    if extra:
+        raise ToolkitError(f"{where}: a pipeline file holds only 'pipeline' (a list of recipes); found '{extra[0]}'.")
+    stages = raw["pipeline"]
+    if not isinstance(stages, list) or not stages:
+        raise ToolkitError(f"{where}: 'pipeline' must be a non-empty list of recipe paths.")
+    return where, stages
+
+
+def run_pipeline(source, overrides=None) -> list[TrainResult]:
+    """Check every stage's recipe first (so a typo in stage 3 fails before stage 1 trains), then run them."""
+    from toolkit.api import train
+
+    where, stages = stages_of(source)
+    overrides = parse_overrides(overrides)
+    recipes = []
+    for i, stage in enumerate(stages, 1):
+        if not isinstance(stage, (str, dict)):
+            raise ToolkitError(f"{where}: pipeline stage {i} must be a recipe path or a recipe mapping.")
+        recipes.append(load_recipe(stage, overrides))
+    results = []
+    for i, recipe in enumerate(recipes, 1):
+        output_dir = Path(recipe.training.get("output_dir") or "")
+        say(f"\n=== stage {i}/{len(recipes)}: {recipe.task} ({recipe.source})")
+        if recipe.training.get("output_dir") and (output_dir / FINISHED).exists() and not recipe.overwrite:
+            say(f"skipped: {output_dir} already holds a finished run")
+            metrics_path = output_dir / "metrics.json"
+            metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+            results.append(TrainResult(output_dir=output_dir, metrics=metrics, artifacts={"model": output_dir}))
+            continue
+        results.append(train(recipe))
+    return results

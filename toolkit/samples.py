@@ -1,0 +1,43 @@
+"""Samples from the model while it trains: a person judges a language model by reading it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+from toolkit.generation import generate_with
+from toolkit.run import say
+
+
+class SampleCallback(TrainerCallback):
+    """At each evaluation, continuations of the recipe's eval.prompts, printed and kept.
+
+    temperature 0 (greedy) suits a chat model, which should give its one trained answer; a base model
+    reads better sampled (greedy decoding of a small LM loops or stops at once). The seed is fixed, so
+    samples from step to step differ only by what the model learned.
+    """
+
+    def __init__(self, tokenizer, prompts: list[str], max_new_tokens: int, chat: bool | None = None,
+                 temperature: float = 0.0):
+        self.tokenizer, self.prompts, self.max_new_tokens, self.chat = tokenizer, prompts, max_new_tokens, chat
+        self.temperature = temperature
+        self.rows: list[dict] = []
+
+    def sample(self, model, step: int, label: str) -> None:
+        outputs = generate_with(model, self.tokenizer, self.prompts, self.max_new_tokens, chat=self.chat,
+                                temperature=self.temperature, top_p=0.95)
+        for prompt, output in zip(self.prompts, outputs):
+            self.rows.append({"step": step, "when": label, "prompt": prompt, "output": output})
+            say(f"  [{label}] {prompt!r} -> {output!r}")
+
+    def on_evaluate(self, args, state, control, model=None, **kwargs):
+        if state.is_world_process_zero and self.prompts and model is not None:
+            self.sample(model, state.global_step, f"step {state.global_step}")
+
+    def save(self, path: Path) -> Path | None:
+        if not self.rows:
+            return None
+        path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in self.rows), encoding="utf-8")
+        return path

@@ -1,0 +1,147 @@
+"""Causal language modelling (GPT-2): from scratch (architecture + config + a trained BPE tokenizer) or
+continued pretraining of a loaded checkpoint. Documents are joined with EOS and cut into blocks.
+
+Reports eval loss and perplexity, and samples continuations of eval.prompts at each evaluation.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import transformers
+from datasets import DatasetDict
+from transformers import AutoModelForCausalLM, DataCollatorForLanguageModeling, Trainer, TrainingArguments
+
+from toolkit.corpus import clean_splits
+from toolkit.data import load_splits, text_blocks
+from toolkit.errors import ToolkitError
+from toolkit.models import apply_lora, load_model, load_tokenizer
+from toolkit.plots import plot_loss
+from toolkit.recipe import Recipe
+from toolkit.run import (TrainResult, announce, build_training_args, check_output_dir, clear_output_dir,
+                         finish_run, model_facts, optimizer_steps, save_model, say, train_loss)
+from toolkit.samples import SampleCallback
+
+CONFIG_CLASS = TrainingArguments
+DEFAULTS = {"eval_strategy": "epoch"}
+AUTO_CLASS = AutoModelForCausalLM
+
+
+@dataclass
+class Prepared:
+    recipe: Recipe
+    args: TrainingArguments
+    splits: DatasetDict  # blocks of input_ids
+    tokenizer: object
+    model: object
+    block_size: int
+    corpus_report: dict
+
+
+def prepare_lm(recipe: Recipe, config_class, defaults: dict, auto_class, separator: str) -> Prepared:
+    """Shared by pretrain and mlm: checked recipe, cleaned corpus, tokenizer, model, blocks."""
+    where = recipe.source
+    args = build_training_args(recipe, config_class, defaults)
+    check_output_dir(recipe)
+    column = recipe.data.text_column
+    splits = load_splits(recipe, {"text_column": column})
+    splits, report = clean_splits(splits, column, recipe.data.clean, where)
+    if "validation" not in splits and "eval_strategy" not in recipe.training:
+        args.eval_strategy = transformers.IntervalStrategy.NO
+
+    tokenizer = load_tokenizer(recipe.model, f"{where}: model", train_texts=list(splits["train"][column]))
+    transformers.set_seed(args.seed)
+    model = load_model(auto_class, recipe.model, tokenizer, f"{where}: model")
+    if recipe.peft:
+        model = apply_lora(model, recipe.peft, "CAUSAL_LM", where)
+    positions = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
+    block_size = min(recipe.data.max_length, positions or recipe.data.max_length)
+    separator_id = getattr(tokenizer, f"{separator}_token_id")
+    blocks = text_blocks(splits, tokenizer, column, block_size, separator_id)
+    for name, split in blocks.items():
+        if len(split) == 0:
+            raise ToolkitError(f"{where}: data: split '{name}' holds fewer than {block_size} tokens, less than one "
+                               f"block. Give it more text or lower data.max_length.")
+    return Prepared(recipe, args, blocks, tokenizer, model, block_size, report)
+
+
+def prepare(recipe: Recipe) -> Prepared:
+    return prepare_lm(recipe, CONFIG_CLASS, DEFAULTS, AUTO_CLASS, separator="eos")
+
+
+def describe(prepared: Prepared) -> dict:
+    steps, per_step = optimizer_steps(prepared.args, len(prepared.splits["train"]))
+    facts = {**model_facts(prepared.recipe, prepared.model), "block_size": prepared.block_size,
+             "vocab_size": len(prepared.tokenizer),
+             "splits": {name: {"examples": len(split), "tokens": len(split) * prepared.block_size}
+                        for name, split in prepared.splits.items()},
+             "optimizer_steps": steps, "examples_per_step": per_step, "output_dir": str(prepared.args.output_dir)}
+    if prepared.corpus_report:
+        facts["corpus_cleaning"] = prepared.corpus_report
+    return facts
+
+
+def lm_metrics(trainer: Trainer, splits: DatasetDict, names: list[str]) -> dict:
+    metrics = {}
+    for name in (n for n in names if n in splits):
+        loss = trainer.evaluate(splits[name], metric_key_prefix=name)[f"{name}_loss"]
+        metrics[name] = {"loss": float(loss), "perplexity": float(math.exp(min(loss, 50)))}
+    return metrics
+
+
+def run_lm(recipe: Recipe, prepared: Prepared, collator, chat: bool | None = False,
+           sample: bool = True) -> tuple[Trainer, dict, dict, SampleCallback | None]:
+    """Train a prepared language model; returns the trainer, metrics before and after, and the samples."""
+    announce(describe(prepared))
+    callback = SampleCallback(prepared.tokenizer, list(recipe.eval.prompts), recipe.eval.max_new_tokens, chat,
+                              temperature=0.8) if sample and recipe.eval.prompts else None
+    trainer = Trainer(model=prepared.model, args=prepared.args, train_dataset=prepared.splits["train"],
+                      eval_dataset=prepared.splits.get("validation"), processing_class=prepared.tokenizer,
+                      data_collator=collator)
+    before = lm_metrics(trainer, prepared.splits, ["validation"])
+    if callback:
+        trainer.add_callback(callback)  # after the "before" evaluation, which it would otherwise sample too
+        if trainer.is_world_process_zero():
+            callback.sample(prepared.model, 0, "before")
+    trainer.train()
+    after = lm_metrics(trainer, prepared.splits, list(recipe.eval.splits))
+    return trainer, before, after, callback
+
+
+def write_outputs(recipe: Recipe, prepared, trainer: Trainer, before: dict, after: dict, callback,
+                  started: float, title: str, extra: dict | None = None,
+                  extra_metrics: dict | None = None) -> TrainResult:
+    """Model, metrics, loss curve and samples; `extra` maps artifact names to files already written."""
+    output_dir = recipe.output_dir
+    save_model(trainer, prepared.tokenizer, output_dir)
+    metrics = {"train_loss": train_loss(trainer), "before": before, **after,
+               **(extra_metrics or {})}
+    artifacts = dict(extra or {})
+    if trainer.is_world_process_zero():
+        if plot_loss(trainer.state.log_history, output_dir / "loss_curve.png", title):
+            artifacts["loss_curve"] = output_dir / "loss_curve.png"
+        if callback and callback.save(output_dir / "samples.jsonl"):
+            artifacts["samples"] = output_dir / "samples.jsonl"
+    result = finish_run(recipe, metrics, artifacts, started, prepared.args.world_size)
+    for name, values in after.items():
+        was = before.get(name)
+        change = f" (before training {was['loss']:.3f})" if was else ""
+        say(f"{name}: loss {values['loss']:.3f}{change}, perplexity {values['perplexity']:.1f}")
+    say(f"outputs in {output_dir}/")
+    return result
+
+
+def train(recipe: Recipe) -> TrainResult:
+    started = time.time()
+    prepared = prepare(recipe)
+    clear_output_dir(recipe)
+    collator = DataCollatorForLanguageModeling(prepared.tokenizer, mlm=False)
+    trainer, before, after, callback = run_lm(recipe, prepared, collator)
+    return write_outputs(recipe, prepared, trainer, before, after, callback, started, "Causal LM loss",
+                         extra_metrics=cleaning_metrics(prepared))
+
+
+def cleaning_metrics(prepared: Prepared) -> dict:
+    return {"corpus_cleaning": prepared.corpus_report} if prepared.corpus_report else {}

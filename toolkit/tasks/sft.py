@@ -1,0 +1,172 @@
+"""Instruction / chat SFT on TRL's SFTTrainer.
+
+Data, by column: `messages` (a conversation), `prompt` + `completion`, or Alpaca-style `instruction` +
+`output` (+ `input`), which becomes a user turn and an assistant reply. A model without a chat template
+(GPT-2) gets ChatML with a trained end-of-turn token (toolkit.chat) and a pad token distinct from EOS.
+Loss is on the assistant's tokens only (messages) or the completion only (prompt/completion).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import transformers
+from datasets import DatasetDict
+from transformers import AutoModelForCausalLM
+from trl import SFTConfig, SFTTrainer
+
+from toolkit.chat import alpaca_to_messages, ensure_chat_template, end_of_turn_ids
+from toolkit.data import finish_splits, read_splits, require_columns, require_values
+from toolkit.errors import ToolkitError
+from toolkit.models import apply_lora, load_model, load_tokenizer
+from toolkit.recipe import Recipe
+from toolkit.run import (TrainResult, announce, build_training_args, check_output_dir, clear_output_dir,
+                         model_facts, optimizer_steps)
+from toolkit.samples import SampleCallback
+from toolkit.tasks.pretrain import lm_metrics, write_outputs
+
+CONFIG_CLASS = SFTConfig
+DEFAULTS = {"eval_strategy": "epoch", "assistant_only_loss": True,
+            # Length grouping removes most padding (1.5-1.8x on CPU); ignored when packing.
+            "train_sampling_strategy": "group_by_length"}
+ROLES = {"system", "user", "assistant"}
+
+
+@dataclass
+class Prepared:
+    recipe: Recipe
+    args: SFTConfig
+    splits: DatasetDict  # TRL's own formats: messages, or prompt + completion
+    tokenizer: object
+    model: object
+    data_format: str
+
+
+def detect_format(columns: list[str], where: str) -> str:
+    if "messages" in columns:
+        return "messages"
+    if "prompt" in columns and "completion" in columns:
+        return "prompt-completion"
+    if "instruction" in columns and "output" in columns:
+        return "alpaca"
+    raise ToolkitError(f"{where}: SFT data needs a 'messages' column (a conversation), 'prompt' and "
+                       f"'completion' columns, or Alpaca-style 'instruction' and 'output' (and optional "
+                       f"'input'). Columns here: {', '.join(columns)}.")
+
+
+def check_conversations(split, split_name: str, where: str) -> None:
+    for row, messages in enumerate(split["messages"]):
+        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+            raise ToolkitError(f"{where}: split '{split_name}' row {row + 1}: 'messages' must be a list of "
+                               f"{{role, content}} turns.")
+        roles = [m.get("role") for m in messages]
+        unknown = [r for r in roles if r not in ROLES]
+        if unknown:
+            raise ToolkitError(f"{where}: split '{split_name}' row {row + 1}: role {unknown[0]!r} is not one of "
+                               f"{sorted(ROLES)}.")
+        if "assistant" not in roles:
+            raise ToolkitError(f"{where}: split '{split_name}' row {row + 1} has no assistant turn: there is "
+                               f"nothing to learn from it. Add the reply or drop the row.")
+
+
+def to_trl_format(splits: DatasetDict, data_format: str, where: str) -> DatasetDict:
+    if data_format == "alpaca":
+        def convert(row):
+            return {"messages": alpaca_to_messages(row["instruction"], row.get("input"), row["output"])}
+
+        splits = DatasetDict({name: split.map(convert, remove_columns=split.column_names)
+                              for name, split in splits.items()})
+        data_format = "messages"
+    if data_format == "messages":
+        for name, split in splits.items():
+            check_conversations(split, name, where)
+        keep = ["messages"]
+    else:
+        keep = ["prompt", "completion"]
+    return DatasetDict({name: split.select_columns(keep) for name, split in splits.items()})
+
+
+def texts_of(split) -> list[str]:
+    """Every string in an SFT split (turn contents, prompts, completions): what a new tokenizer learns from."""
+    texts = []
+    for row in split:
+        for value in row.values():
+            turns = value if isinstance(value, list) else [{"content": value}]
+            texts += [turn["content"] for turn in turns if isinstance(turn.get("content"), str)]
+    return texts
+
+
+def prepare(recipe: Recipe) -> Prepared:
+    where = recipe.source
+    defaults = {**DEFAULTS, "max_length": recipe.data.max_length}
+    args = build_training_args(recipe, CONFIG_CLASS, defaults)
+    check_output_dir(recipe)
+    splits = read_splits(recipe)
+    data_format = detect_format(splits["train"].column_names, f"{where}: data")
+    filled = {"alpaca": ("instruction", "output"), "prompt-completion": ("prompt", "completion"),
+              "messages": ("messages",)}[data_format]
+    require_columns(splits, {f"{c} column": c for c in filled}, f"{where}: data")
+    require_values(splits, filled, f"{where}: data")
+    splits = finish_splits(to_trl_format(splits, data_format, f"{where}: data"), recipe)
+    if data_format == "prompt-completion" and "assistant_only_loss" not in recipe.training:
+        args.assistant_only_loss = False  # the completion mask does that job for this format
+    if "validation" not in splits and "eval_strategy" not in recipe.training:
+        args.eval_strategy = transformers.IntervalStrategy.NO
+
+    tokenizer = load_tokenizer(recipe.model, f"{where}: model", train_texts=texts_of(splits["train"]))
+    if data_format != "prompt-completion" or not isinstance(splits["train"][0]["prompt"], str):
+        ensure_chat_template(tokenizer)
+    transformers.set_seed(args.seed)
+    model = load_model(AutoModelForCausalLM, recipe.model, tokenizer, f"{where}: model")
+    model.generation_config.eos_token_id = end_of_turn_ids(tokenizer)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    positions = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
+    if positions and args.max_length and args.max_length > positions:
+        args.max_length = positions  # longer rows (or packed blocks) would index past the position table
+    if recipe.peft:
+        model = apply_lora(model, recipe.peft, "CAUSAL_LM", where)
+    return Prepared(recipe, args, splits, tokenizer, model, data_format)
+
+
+def describe(prepared: Prepared) -> dict:
+    steps, per_step = optimizer_steps(prepared.args, len(prepared.splits["train"]))
+    args = prepared.args
+    return {**model_facts(prepared.recipe, prepared.model), "data_format": prepared.data_format,
+            "loss_on": "assistant turns" if args.assistant_only_loss else
+            ("completions" if prepared.data_format == "prompt-completion" else "all tokens"),
+            "max_length": args.max_length, "packing": args.packing, "padding_free": args.padding_free,
+            "splits": {name: {"examples": len(split)} for name, split in prepared.splits.items()},
+            "optimizer_steps": steps, "examples_per_step": per_step, "output_dir": str(args.output_dir)}
+
+
+def build_trainer(prepared: Prepared, callbacks=None) -> SFTTrainer:
+    return SFTTrainer(model=prepared.model, args=prepared.args, train_dataset=prepared.splits["train"],
+                      eval_dataset=prepared.splits.get("validation"), processing_class=prepared.tokenizer,
+                      callbacks=callbacks)
+
+
+def train(recipe: Recipe) -> TrainResult:
+    started = time.time()
+    prepared = prepare(recipe)
+    clear_output_dir(recipe)
+    announce(describe(prepared))
+    callback = SampleCallback(prepared.tokenizer, list(recipe.eval.prompts), recipe.eval.max_new_tokens) \
+        if recipe.eval.prompts else None
+    trainer = build_trainer(prepared)
+    before = lm_metrics(trainer, trainer_splits(trainer), ["validation"])
+    if callback:
+        trainer.add_callback(callback)  # after the "before" evaluation, which it would otherwise sample too
+        if trainer.is_world_process_zero():
+            callback.sample(trainer.model, 0, "before")
+    trainer.train()
+    after = lm_metrics(trainer, trainer_splits(trainer), list(recipe.eval.splits))
+    return write_outputs(recipe, prepared, trainer, before, after, callback, started, "SFT loss")
+
+
+def trainer_splits(trainer: SFTTrainer) -> dict:
+    """The tokenized splits SFTTrainer built (so evaluation reads exactly what training read)."""
+    splits = {}
+    if trainer.eval_dataset is not None:
+        splits["validation"] = trainer.eval_dataset
+    return splits
