@@ -51,6 +51,16 @@ def test_sft_answers_what_it_was_taught_and_stops(tmp_path):
     assert new[-1] == tokenizer.convert_tokens_to_ids(IM_END) and len(new) < 40
     assert model.generation_config.pad_token_id == tokenizer.pad_token_id != tokenizer.eos_token_id
 
+    # The same answers from the command line, one-shot and interactive.
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-m", "toolkit", "generate", str(result.output_dir), prompts[0]],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and json.loads(done.stdout.splitlines()[-1])["output"] == answers[0]
+    chat = subprocess.run([sys.executable, "-m", "toolkit", "chat", str(result.output_dir)],
+                          input=f"{prompts[1]}\n\n", capture_output=True, text=True)
+    assert chat.returncode == 0 and f"model> {answers[1]}" in chat.stdout
+
 
 def test_loss_is_masked_on_prompt_tokens(tmp_path):
     train = write_jsonl(tmp_path / "train.jsonl", rows(4))

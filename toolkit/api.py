@@ -28,8 +28,13 @@ def train(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None
     return get_task(loaded.task, loaded.source).train(loaded)
 
 
-def check(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None = None, **kwargs) -> dict:
-    """Validate everything `train` would (recipe, data, labels, model) and say what would run, without training."""
+def check(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None = None, **kwargs) -> dict | list:
+    """Validate everything `train` would (recipe, data, labels, model) and say what would run, without training.
+    For a pipeline file: a list, one entry per stage."""
+    from toolkit.pipeline import check_pipeline, is_pipeline
+
+    if is_pipeline(recipe):
+        return check_pipeline(recipe, _merge(overrides, kwargs))
     loaded = load_recipe(recipe, _merge(overrides, kwargs))
     task = get_task(loaded.task, loaded.source)
     return task.describe(task.prepare(loaded))

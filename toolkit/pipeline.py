@@ -32,9 +32,11 @@ def stages_of(source) -> tuple[str, list]:
     return where, stages
 
 
-def run_pipeline(source, overrides=None) -> list[TrainResult]:
-    """Check every stage's recipe first (so a typo in stage 3 fails before stage 1 trains), then run them."""
-    from toolkit.api import train
+def load_stages(source, overrides=None) -> list:
+    """Every stage's recipe, its keys and training fields checked, before any stage runs (so a typo in
+    stage 3 fails before stage 1 trains). Later stages' models may not exist yet: those load when run."""
+    from toolkit.schema import coerce_fields
+    from toolkit.tasks import get_task
 
     where, stages = stages_of(source)
     overrides = parse_overrides(overrides)
@@ -42,7 +44,42 @@ def run_pipeline(source, overrides=None) -> list[TrainResult]:
     for i, stage in enumerate(stages, 1):
         if not isinstance(stage, (str, dict)):
             raise ToolkitError(f"{where}: pipeline stage {i} must be a recipe path or a recipe mapping.")
-        recipes.append(load_recipe(stage, overrides))
+        recipe = load_recipe(stage, overrides)
+        task = get_task(recipe.task, recipe.source)
+        coerce_fields(recipe.training, task.CONFIG_CLASS, f"{recipe.source}: training")
+        recipes.append(recipe)
+    return recipes
+
+
+def output_of(recipe) -> Path:
+    from toolkit.run import default_output_dir
+
+    return Path(recipe.training.get("output_dir") or default_output_dir(recipe))
+
+
+def check_pipeline(source, overrides=None) -> list[dict]:
+    """What each stage would do. A stage whose model an earlier stage writes is checked as far as it can
+    be without that model; a finished stage is reported as skipped."""
+    from toolkit.tasks import get_task
+
+    facts, outputs = [], set()
+    for recipe in load_stages(source, overrides):
+        model = recipe.model.name_or_path
+        if (output_of(recipe) / FINISHED).exists() and not recipe.overwrite:
+            facts.append({"recipe": recipe.source, "task": recipe.task, "skipped": f"{output_of(recipe)} is finished"})
+        elif model and Path(model).resolve() in outputs and not (Path(model) / FINISHED).exists():
+            facts.append({"recipe": recipe.source, "task": recipe.task, "model": f"{model} (from an earlier stage)"})
+        else:
+            task = get_task(recipe.task, recipe.source)
+            facts.append({"recipe": recipe.source, **task.describe(task.prepare(recipe))})
+        outputs.add(output_of(recipe).resolve())
+    return facts
+
+
+def run_pipeline(source, overrides=None) -> list[TrainResult]:
+    from toolkit.api import train
+
+    recipes = load_stages(source, overrides)
     results = []
     for i, recipe in enumerate(recipes, 1):
         output_dir = Path(recipe.training.get("output_dir") or "")

@@ -26,6 +26,8 @@ class SampleCallback(TrainerCallback):
         self.rows: list[dict] = []
 
     def sample(self, model, step: int, label: str) -> None:
+        if self.rows and self.rows[-1]["step"] == step and step > 0:
+            return  # the end-of-training evaluation can follow the last epoch's at the same step
         outputs = generate_with(model, self.tokenizer, self.prompts, self.max_new_tokens, chat=self.chat,
                                 temperature=self.temperature, top_p=0.95)
         for prompt, output in zip(self.prompts, outputs):

@@ -1,0 +1,60 @@
+"""Pipelines run stages in order, each stage reading the previous one's output, and skip finished stages."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import yaml
+
+import toolkit
+from conftest import ROOT, TINY_GPT2
+from toolkit.cli import main
+
+
+def test_pretrain_then_sft_chains_and_resumes(tmp_path, capsys):
+    pretrain = {"task": "pretrain", "model": {**TINY_GPT2, "tokenizer": {"vocab_size": 800}},
+                "data": {"train": str(ROOT / "toolkit/assets/pydoc_corpus.jsonl"), "max_length": 64},
+                "training": {"output_dir": str(tmp_path / "base"), "max_steps": 5, "disable_tqdm": True}}
+    sft = {"task": "sft", "model": {"name_or_path": str(tmp_path / "base")},
+           "data": {"train": str(ROOT / "toolkit/assets/toy_instructions.jsonl"), "max_length": 64},
+           "training": {"output_dir": str(tmp_path / "chat"), "max_steps": 5, "disable_tqdm": True}}
+    for name, recipe in (("pretrain.yaml", pretrain), ("sft.yaml", sft)):
+        (tmp_path / name).write_text(yaml.safe_dump(recipe))
+    pipeline = tmp_path / "pipeline.yaml"
+    pipeline.write_text(yaml.safe_dump({"pipeline": [str(tmp_path / "pretrain.yaml"), str(tmp_path / "sft.yaml")]}))
+
+    results = toolkit.train(pipeline)
+    assert [r.output_dir.name for r in results] == ["base", "chat"]
+    lineage = json.loads((tmp_path / "chat" / "lineage.json").read_text())
+    assert lineage["model"] == str(tmp_path / "base") and lineage["parent"]["task"] == "pretrain"
+    chat_tokenizer = json.loads((tmp_path / "chat" / "tokenizer_config.json").read_text())
+    assert (tmp_path / "chat" / "chat_template.jinja").is_file() or "chat_template" in chat_tokenizer
+
+    stamp = (tmp_path / "base" / "model.safetensors").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(["train", str(pipeline)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("already holds a finished run") == 2
+    assert (tmp_path / "base" / "model.safetensors").stat().st_mtime_ns == stamp
+
+
+def test_a_bad_later_stage_fails_before_any_training(tmp_path, capsys):
+    pipeline = tmp_path / "pipeline.yaml"
+    bad = {"task": "sft", "model": {"name_or_path": "x"}, "data": {"train": "y.jsonl"},
+           "training": {"learnin_rate": 1}}
+    good = str(ROOT / "recipes/pretrain/gpt2-tiny-pydoc.yaml")
+    pipeline.write_text(yaml.safe_dump({"pipeline": [good, bad]}))
+    assert main(["check", str(pipeline)]) == 2
+    assert "unknown key 'learnin_rate'" in capsys.readouterr().err
+    assert main(["train", str(pipeline)]) == 2
+    assert "unknown key 'learnin_rate'" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()  # stage 1 never started
+
+
+def test_check_describes_each_stage(tmp_path):
+    # The pipeline names its stages from the project's root, as the README runs it; a copy keeps runs/ clean.
+    shutil.copytree(ROOT / "recipes", tmp_path / "recipes")
+    facts = toolkit.check("recipes/pipelines/generative-demo.yaml")
+    assert [f.get("task") for f in facts] == ["pretrain", "sft"]
+    assert facts[0]["parameters"] > 0 and "from an earlier stage" in facts[1]["model"]
