@@ -13,7 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 def plot_loss(log_history: list[dict], path: Path, title: str = "Loss") -> Path | None:
     """Training loss per logging step and eval loss per evaluation, against the optimizer step."""
     train = [(row["step"], row["loss"]) for row in log_history if "loss" in row]
-    evals = [(row["step"], row["eval_loss"]) for row in log_history if "eval_loss" in row]
+    key = "eval_loss" if any("eval_loss" in row for row in log_history) else "eval_validation_loss"
+    evals = [(row["step"], row[key]) for row in log_history if key in row]
     if not train and not evals:
         return None
     fig, ax = plt.subplots(figsize=(6, 4))

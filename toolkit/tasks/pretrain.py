@@ -100,7 +100,7 @@ def run_lm(recipe: Recipe, prepared: Prepared, collator, chat: bool | None = Fal
     trainer = Trainer(model=prepared.model, args=prepared.args, train_dataset=prepared.splits["train"],
                       eval_dataset=prepared.splits.get("validation"), processing_class=prepared.tokenizer,
                       data_collator=collator)
-    before = lm_metrics(trainer, prepared.splits, ["validation"])
+    before = lm_metrics(trainer, prepared.splits, ["validation", "test"])
     if callback:
         trainer.add_callback(callback)  # after the "before" evaluation, which it would otherwise sample too
         if trainer.is_world_process_zero():

@@ -141,9 +141,12 @@ def describe(prepared: Prepared) -> dict:
 
 
 def build_trainer(prepared: Prepared, callbacks=None) -> SFTTrainer:
+    """SFTTrainer tokenizes the evaluation splits it is given, so a test split goes in beside validation
+    (as a dict, which the Trainer evaluates split by split and logs as eval_<split>_loss)."""
+    held_out = {name: prepared.splits[name] for name in ("validation", "test") if name in prepared.splits}
+    eval_dataset = held_out.get("validation") if list(held_out) == ["validation"] else (held_out or None)
     return SFTTrainer(model=prepared.model, args=prepared.args, train_dataset=prepared.splits["train"],
-                      eval_dataset=prepared.splits.get("validation"), processing_class=prepared.tokenizer,
-                      callbacks=callbacks)
+                      eval_dataset=eval_dataset, processing_class=prepared.tokenizer, callbacks=callbacks)
 
 
 def train(recipe: Recipe) -> TrainResult:
@@ -154,7 +157,7 @@ def train(recipe: Recipe) -> TrainResult:
     callback = SampleCallback(prepared.tokenizer, list(recipe.eval.prompts), recipe.eval.max_new_tokens) \
         if recipe.eval.prompts else None
     trainer = build_trainer(prepared)
-    before = lm_metrics(trainer, trainer_splits(trainer), ["validation"])
+    before = lm_metrics(trainer, trainer_splits(trainer), ["validation", "test"])
     if callback:
         trainer.add_callback(callback)  # after the "before" evaluation, which it would otherwise sample too
         if trainer.is_world_process_zero():
@@ -166,7 +169,6 @@ def train(recipe: Recipe) -> TrainResult:
 
 def trainer_splits(trainer: SFTTrainer) -> dict:
     """The tokenized splits SFTTrainer built (so evaluation reads exactly what training read)."""
-    splits = {}
-    if trainer.eval_dataset is not None:
-        splits["validation"] = trainer.eval_dataset
-    return splits
+    if isinstance(trainer.eval_dataset, dict):
+        return dict(trainer.eval_dataset)
+    return {"validation": trainer.eval_dataset} if trainer.eval_dataset is not None else {}
