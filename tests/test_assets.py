@@ -8,3 +8,24 @@ def test_toy_sms_is_reproducible_from_its_generator():
     assert make_toy_sms.OUT.read_text(encoding="utf-8") == make_toy_sms.render(rows)
     assert len({row["text"] for row in rows}) == len(rows) == 2 * make_toy_sms.PER_LABEL
     assert sum(row["label"] == "spam" for row in rows) == make_toy_sms.PER_LABEL
+
+
+def test_toy_instructions_and_preferences_are_reproducible():
+    from toolkit.assets import make_toy_instructions, make_toy_preferences
+
+    assert make_toy_instructions.OUT.read_text(encoding="utf-8") == make_toy_instructions.render(
+        make_toy_instructions.examples())
+    pairs = make_toy_preferences.pairs()
+    assert make_toy_preferences.OUT.read_text(encoding="utf-8") == make_toy_preferences.render(pairs)
+    assert all(row["chosen"] != row["rejected"] for row in pairs)
+
+
+def test_arithmetic_pools_are_reproducible_and_disjoint():
+    from toolkit.assets import make_arithmetic
+
+    questions = []
+    for path, text in make_arithmetic.rendered().items():
+        assert path.read_text(encoding="utf-8") == text
+        questions.append({line.split('"prompt": ')[1].split('"')[1] for line in text.splitlines()})
+    sft, rl, test = questions
+    assert not (sft & rl or sft & test or rl & test)

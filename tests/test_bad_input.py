@@ -87,6 +87,12 @@ CASES = {
     "mlm_probability_wrong_type": (lambda t: {**recipe_with(t), "task": "mlm",
                                               "training": {"mlm_probability": "lots"}},
                                    ["training.mlm_probability", "expected a number"]),
+    "preferences_without_chosen": (lambda t: {**recipe_with(t), "task": "reward"},
+                                   ["preference data needs 'chosen' and 'rejected'", "Columns here: text, label"]),
+    "dpo_preferences_empty_rejected": (lambda t: {**recipe_with(t, train=rows_file(t, "p.jsonl", [
+        {"prompt": "hi", "chosen": "hello", "rejected": "go away"},
+        {"prompt": "hi", "chosen": "hello", "rejected": ""}])), "task": "dpo"},
+        ["split 'train' row 2 has no value in column 'rejected'"]),
     "corpus_filter_unknown": (lambda t: {**recipe_with(t, clean={"quality": {"c4": {}}}), "task": "pretrain"},
                               ["data.clean.quality", "unknown filter 'c4'"]),
 }

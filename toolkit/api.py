@@ -83,6 +83,40 @@ def fill_mask(model_dir: str | Path, texts: list[str] | str, top_k: int = 5) -> 
     return outputs[0] if single else outputs
 
 
+def score(model_dir: str | Path, texts: list[str] | str, prompts: list[str] | str | None = None,
+          batch_size: int = 32) -> list[float] | float:
+    """Reward-model scores for replies (higher = preferred), formatted as the reward model was trained:
+    with a chat template, each (prompt, reply) is a user turn and an assistant turn; without, prompt and
+    reply are joined by a newline."""
+    import torch
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+    model_dir = Path(model_dir)
+    if not (model_dir / "config.json").is_file():
+        raise ToolkitError(f"{model_dir}: not a saved model folder (no config.json). Pass the output_dir of a "
+                           f"reward run.")
+    config = AutoConfig.from_pretrained(model_dir, local_files_only=True)
+    if config.num_labels != 1:
+        raise ToolkitError(f"{model_dir}: a reward model has one output; this one has {config.num_labels}.")
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir, local_files_only=True).eval()
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+    single = isinstance(texts, str)
+    texts = [texts] if single else list(texts)
+    if prompts is not None:
+        prompts = [prompts] * len(texts) if isinstance(prompts, str) else list(prompts)
+        if tokenizer.chat_template:
+            texts = [tokenizer.apply_chat_template([{"role": "user", "content": p}, {"role": "assistant", "content": t}],
+                                                   tokenize=False) for p, t in zip(prompts, texts)]
+        else:
+            texts = [f"{p}\n{t}" if not p[-1:].isspace() else p + t for p, t in zip(prompts, texts)]
+    scores = []
+    with torch.no_grad():
+        for start in range(0, len(texts), batch_size):
+            batch = tokenizer(texts[start:start + batch_size], padding=True, truncation=True, return_tensors="pt")
+            scores += model(**batch).logits[:, 0].tolist()
+    return scores[0] if single else scores
+
+
 def _merge(overrides, kwargs) -> dict | list | None:
     if not kwargs:
         return overrides

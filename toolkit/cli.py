@@ -45,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--seed", type=int, default=0)
     generate.add_argument("--no-chat", action="store_true", help="plain continuation, no chat template")
 
+    score = commands.add_parser("score", help="score replies with a trained reward model")
+    score.add_argument("model_dir")
+    score.add_argument("texts", nargs="+", help="replies to score")
+    score.add_argument("--prompt", help="the prompt the replies answer")
+
     fill = commands.add_parser("fill-mask", help="predict the [MASK] token with a trained mlm model")
     fill.add_argument("model_dir")
     fill.add_argument("texts", nargs="+")
@@ -80,6 +85,9 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps({"prompt": prompt, "output": output}, ensure_ascii=False))
     elif args.command == "chat":
         chat_loop(args)
+    elif args.command == "score":
+        for text, value in zip(args.texts, api.score(args.model_dir, args.texts, args.prompt and [args.prompt] * len(args.texts))):
+            print(json.dumps({"text": text, "score": round(value, 4)}, ensure_ascii=False))
     elif args.command == "fill-mask":
         for text, output in zip(args.texts, api.fill_mask(args.model_dir, args.texts, args.top_k)):
             print(json.dumps({"text": text, "predictions": output}, ensure_ascii=False))

@@ -156,3 +156,13 @@ def text_blocks(splits: DatasetDict, tokenizer, column: str, block_size: int, se
         encoded = split.map(encode, batched=True, remove_columns=split.column_names, desc=f"tokenizing {name}")
         out[name] = encoded.map(group, batched=True, batch_size=1000, desc=f"blocks of {block_size} ({name})")
     return DatasetDict(out)
+
+
+def strings_in(split) -> list[str]:
+    """Every string in a split, turn contents of conversations included: what a new tokenizer learns from."""
+    texts = []
+    for row in split:
+        for value in row.values():
+            turns = value if isinstance(value, list) else [{"content": value}]
+            texts += [turn["content"] for turn in turns if isinstance(turn, dict) and isinstance(turn.get("content"), str)]
+    return texts

@@ -47,3 +47,31 @@ def plot_confusion(matrix: list[list[int]], label_names: list[str], path: Path, 
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def plot_metrics(log_history: list[dict], names: list[str], path: Path, title: str) -> Path | None:
+    """One panel per metric, training and evaluation values against the step (keys as the trainer logs
+    them: `name` while training, `eval_name` at evaluations)."""
+    series = {}
+    for name in names:
+        train = [(row["step"], row[name]) for row in log_history if name in row]
+        evals = [(row["step"], row[f"eval_{name}"]) for row in log_history if f"eval_{name}" in row]
+        if train or evals:
+            series[name] = (train, evals)
+    if not series:
+        return None
+    fig, axes = plt.subplots(1, len(series), figsize=(5 * len(series), 3.6), squeeze=False)
+    for ax, (name, (train, evals)) in zip(axes[0], series.items()):
+        if train:
+            ax.plot(*zip(*train), label="train")
+        if evals:
+            ax.plot(*zip(*evals), marker="o", label="eval")
+        ax.set_xlabel("step")
+        ax.set_title(name.replace("_", " ").replace("/", ": "))
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -10,7 +10,7 @@ import copy
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -94,6 +94,16 @@ class EvalSpec:
 
 
 @dataclass
+class RLSpec:
+    """Online RL (task: rlhf). rewards: a list of {function: name or module:function} and/or
+    {model: a reward run's folder}, each with an optional weight (TRL's reward_weights). Reward functions
+    receive every data column beside the prompt (e.g. `answer`) as keyword arguments."""
+
+    algorithm: Literal["grpo", "rloo"] = "grpo"
+    rewards: list = field(default_factory=list)
+
+
+@dataclass
 class Recipe:
     task: str
     model: ModelSpec
@@ -101,6 +111,7 @@ class Recipe:
     training: dict = field(default_factory=dict)
     peft: dict | None = None
     eval: EvalSpec = field(default_factory=EvalSpec)
+    rl: RLSpec | None = None
     overwrite: bool = False
     source: str = "<python>"  # where the recipe came from, for messages; not a recipe key
 
@@ -198,6 +209,7 @@ def load_recipe(source: str | Path | dict | Recipe, overrides: list[str] | dict 
         training=dict(raw.get("training") or {}),
         peft=raw.get("peft"),
         eval=build(EvalSpec, raw.get("eval"), f"{where}: eval"),
+        rl=build(RLSpec, raw["rl"], f"{where}: rl") if raw.get("rl") is not None else None,
         overwrite=checked.get("overwrite", False),
         source=where,
     )

@@ -179,5 +179,33 @@ def length_stats(split, max_length: int) -> dict:
 def announce(facts: dict) -> None:
     say(f"{facts['task']}: {facts['model']} ({facts['parameters']:,} parameters, "
         f"{facts['trainable_parameters']:,} trainable)")
-    say("examples: " + ", ".join(f"{name} {split['examples']}" for name, split in facts["splits"].items())
-        + f"; {facts['optimizer_steps']} optimizer steps of {facts['examples_per_step']}")
+    unit = next(iter(next(iter(facts["splits"].values())))) if facts["splits"] else "examples"
+    counts = ", ".join(f"{name} {next(iter(split.values()))}" for name, split in facts["splits"].items())
+    say(f"{unit}: {counts}; {facts['optimizer_steps']} optimizer steps of {facts['examples_per_step']}")
+
+
+def eval_datasets(splits):
+    """What a TRL trainer should evaluate: validation alone, or validation and test as a dict (TRL trainers
+    tokenize the evaluation splits they are given; the Trainer evaluates a dict split by split)."""
+    held_out = {name: splits[name] for name in ("validation", "test") if name in splits}
+    return held_out.get("validation") if list(held_out) == ["validation"] else (held_out or None)
+
+
+def evaluated_splits(trainer) -> dict:
+    """The held-out splits as the trainer tokenized them, by name."""
+    if isinstance(trainer.eval_dataset, dict):
+        return dict(trainer.eval_dataset)
+    return {"validation": trainer.eval_dataset} if trainer.eval_dataset is not None else {}
+
+
+def evaluate_logged(trainer, dataset, name: str, keys: dict[str, str]) -> dict:
+    """Evaluate one split and read back what TRL trainers log beside the loss (they log their own metrics
+    as eval_<key> whatever the split is called). keys: our name -> the trainer's key."""
+    loss = trainer.evaluate(dataset, metric_key_prefix=name)[f"{name}_loss"]
+    logged = next(row for row in reversed(trainer.state.log_history) if f"{name}_loss" in row)
+    metrics = {"loss": float(loss)}
+    for short, key in keys.items():
+        value = logged.get(f"{name}_{key}", logged.get(f"eval_{key}"))
+        if value is not None:
+            metrics[short] = float(value)
+    return metrics

@@ -65,7 +65,11 @@ def examples() -> list[dict]:
     return rows
 
 
+def render(rows: list[dict]) -> str:
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+
+
 if __name__ == "__main__":
     rows = examples()
-    OUT.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    OUT.write_text(render(rows), encoding="utf-8")
     print(f"wrote {len(rows)} examples to {OUT}")

@@ -17,12 +17,12 @@ from transformers import AutoModelForCausalLM
 from trl import SFTConfig, SFTTrainer
 
 from toolkit.chat import alpaca_to_messages, ensure_chat_template, end_of_turn_ids
-from toolkit.data import finish_splits, read_splits, require_columns, require_values
+from toolkit.data import finish_splits, read_splits, require_columns, require_values, strings_in
 from toolkit.errors import ToolkitError
 from toolkit.models import apply_lora, load_model, load_tokenizer
 from toolkit.recipe import Recipe
 from toolkit.run import (TrainResult, announce, build_training_args, check_output_dir, clear_output_dir,
-                         model_facts, optimizer_steps)
+                         eval_datasets, evaluated_splits, model_facts, optimizer_steps)
 from toolkit.samples import SampleCallback
 from toolkit.tasks.pretrain import lm_metrics, write_outputs
 
@@ -87,16 +87,6 @@ def to_trl_format(splits: DatasetDict, data_format: str, where: str) -> DatasetD
     return DatasetDict({name: split.select_columns(keep) for name, split in splits.items()})
 
 
-def texts_of(split) -> list[str]:
-    """Every string in an SFT split (turn contents, prompts, completions): what a new tokenizer learns from."""
-    texts = []
-    for row in split:
-        for value in row.values():
-            turns = value if isinstance(value, list) else [{"content": value}]
-            texts += [turn["content"] for turn in turns if isinstance(turn.get("content"), str)]
-    return texts
-
-
 def prepare(recipe: Recipe) -> Prepared:
     where = recipe.source
     defaults = {**DEFAULTS, "max_length": recipe.data.max_length}
@@ -114,7 +104,7 @@ def prepare(recipe: Recipe) -> Prepared:
     if "validation" not in splits and "eval_strategy" not in recipe.training:
         args.eval_strategy = transformers.IntervalStrategy.NO
 
-    tokenizer = load_tokenizer(recipe.model, f"{where}: model", train_texts=texts_of(splits["train"]))
+    tokenizer = load_tokenizer(recipe.model, f"{where}: model", train_texts=strings_in(splits["train"]))
     if data_format != "prompt-completion" or not isinstance(splits["train"][0]["prompt"], str):
         ensure_chat_template(tokenizer)
     transformers.set_seed(args.seed)
@@ -141,12 +131,9 @@ def describe(prepared: Prepared) -> dict:
 
 
 def build_trainer(prepared: Prepared, callbacks=None) -> SFTTrainer:
-    """SFTTrainer tokenizes the evaluation splits it is given, so a test split goes in beside validation
-    (as a dict, which the Trainer evaluates split by split and logs as eval_<split>_loss)."""
-    held_out = {name: prepared.splits[name] for name in ("validation", "test") if name in prepared.splits}
-    eval_dataset = held_out.get("validation") if list(held_out) == ["validation"] else (held_out or None)
     return SFTTrainer(model=prepared.model, args=prepared.args, train_dataset=prepared.splits["train"],
-                      eval_dataset=eval_dataset, processing_class=prepared.tokenizer, callbacks=callbacks)
+                      eval_dataset=eval_datasets(prepared.splits), processing_class=prepared.tokenizer,
+                      callbacks=callbacks)
 
 
 def train(recipe: Recipe) -> TrainResult:
@@ -157,18 +144,11 @@ def train(recipe: Recipe) -> TrainResult:
     callback = SampleCallback(prepared.tokenizer, list(recipe.eval.prompts), recipe.eval.max_new_tokens) \
         if recipe.eval.prompts else None
     trainer = build_trainer(prepared)
-    before = lm_metrics(trainer, trainer_splits(trainer), ["validation", "test"])
+    before = lm_metrics(trainer, evaluated_splits(trainer), ["validation", "test"])
     if callback:
         trainer.add_callback(callback)  # after the "before" evaluation, which it would otherwise sample too
         if trainer.is_world_process_zero():
             callback.sample(trainer.model, 0, "before")
     trainer.train()
-    after = lm_metrics(trainer, trainer_splits(trainer), list(recipe.eval.splits))
+    after = lm_metrics(trainer, evaluated_splits(trainer), list(recipe.eval.splits))
     return write_outputs(recipe, prepared, trainer, before, after, callback, started, "SFT loss")
-
-
-def trainer_splits(trainer: SFTTrainer) -> dict:
-    """The tokenized splits SFTTrainer built (so evaluation reads exactly what training read)."""
-    if isinstance(trainer.eval_dataset, dict):
-        return dict(trainer.eval_dataset)
-    return {"validation": trainer.eval_dataset} if trainer.eval_dataset is not None else {}

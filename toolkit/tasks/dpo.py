@@ -1,0 +1,112 @@
+"""Direct preference optimisation (TRL DPOTrainer): the policy learns from preference pairs directly, held
+near a frozen reference by beta. The reference is the starting model: a frozen copy for full fine-tuning,
+or the same weights with the LoRA adapter switched off (no second copy in memory). `training.loss_type`
+takes TRL's names (sigmoid, ipo, hinge, robust, ...).
+
+Reports, before and after, the implicit reward accuracy (chosen above rejected) and margin on held-out pairs.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+
+import transformers
+from datasets import DatasetDict
+from transformers import AutoModelForCausalLM
+from trl import DPOConfig, DPOTrainer
+
+from toolkit.chat import end_of_turn_ids
+from toolkit.models import apply_lora, load_model
+from toolkit.plots import plot_loss, plot_metrics
+from toolkit.recipe import Recipe
+from toolkit.run import (TrainResult, announce, build_training_args, check_output_dir, clear_output_dir,
+                         eval_datasets, evaluate_logged, evaluated_splits, finish_run, model_facts, optimizer_steps, save_model,
+                         say, train_loss)
+from toolkit.tasks.reward import preference_model_inputs
+
+CONFIG_CLASS = DPOConfig
+DEFAULTS = {"eval_strategy": "epoch"}
+REPORTED = {"accuracy": "rewards/accuracies", "margin": "rewards/margins", "chosen": "rewards/chosen",
+            "rejected": "rewards/rejected"}
+
+
+@dataclass
+class Prepared:
+    recipe: Recipe
+    args: DPOConfig
+    splits: DatasetDict
+    tokenizer: object
+    model: object
+    reference: object | None  # None with LoRA: the adapter switched off is the reference
+    shape: str
+
+
+def prepare(recipe: Recipe) -> Prepared:
+    where = recipe.source
+    args = build_training_args(recipe, CONFIG_CLASS, {**DEFAULTS, "max_length": recipe.data.max_length})
+    check_output_dir(recipe)
+    splits, shape, tokenizer = preference_model_inputs(recipe, where)
+    if "validation" not in splits and "eval_strategy" not in recipe.training:
+        args.eval_strategy = transformers.IntervalStrategy.NO
+    transformers.set_seed(args.seed)
+    model = load_model(AutoModelForCausalLM, recipe.model, tokenizer, f"{where}: model")
+    model.generation_config.eos_token_id = end_of_turn_ids(tokenizer)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    if recipe.peft:
+        model, reference = apply_lora(model, recipe.peft, "CAUSAL_LM", where), None
+    else:
+        # An explicit frozen copy: TRL would otherwise reload the reference from the config's path, which a
+        # model built from a config (or given new tokens) does not have.
+        reference = copy.deepcopy(model).eval().requires_grad_(False)
+    return Prepared(recipe, args, splits, tokenizer, model, reference, shape)
+
+
+def describe(prepared: Prepared) -> dict:
+    steps, per_step = optimizer_steps(prepared.args, len(prepared.splits["train"]))
+    return {**model_facts(prepared.recipe, prepared.model), "pairs": prepared.shape,
+            "reference": "adapter disabled (LoRA)" if prepared.reference is None else "frozen copy of the start",
+            "loss_type": prepared.args.loss_type, "beta": prepared.args.beta,
+            "splits": {name: {"pairs": len(split)} for name, split in prepared.splits.items()},
+            "optimizer_steps": steps, "examples_per_step": per_step, "output_dir": str(prepared.args.output_dir)}
+
+
+def build_trainer(prepared: Prepared) -> DPOTrainer:
+    return DPOTrainer(model=prepared.model, ref_model=prepared.reference, args=prepared.args,
+                      train_dataset=prepared.splits["train"], eval_dataset=eval_datasets(prepared.splits),
+                      processing_class=prepared.tokenizer)
+
+
+def preference_metrics(trainer: DPOTrainer, dataset, name: str) -> dict:
+    return evaluate_logged(trainer, dataset, name, REPORTED)
+
+
+def train(recipe: Recipe) -> TrainResult:
+    started = time.time()
+    prepared = prepare(recipe)
+    clear_output_dir(recipe)
+    announce(describe(prepared))
+    trainer = build_trainer(prepared)
+    splits = evaluated_splits(trainer)
+    before = {name: preference_metrics(trainer, split, name) for name, split in splits.items()}
+    trainer.train()
+    after = {name: preference_metrics(trainer, split, name) for name, split in splits.items()
+             if name in recipe.eval.splits}
+    output_dir = recipe.output_dir
+    save_model(trainer, prepared.tokenizer, output_dir)
+    artifacts = {}
+    if trainer.is_world_process_zero():
+        if plot_loss(trainer.state.log_history, output_dir / "loss_curve.png", "DPO loss"):
+            artifacts["loss_curve"] = output_dir / "loss_curve.png"
+        if plot_metrics(trainer.state.log_history, ["rewards/accuracies", "rewards/margins"],
+                        output_dir / "rewards.png", "DPO implicit rewards"):
+            artifacts["rewards"] = output_dir / "rewards.png"
+    result = finish_run(recipe, {"train_loss": train_loss(trainer), "before": before, **after}, artifacts,
+                        started, prepared.args.world_size)
+    for name, values in after.items():
+        was = before[name]
+        say(f"{name}: reward accuracy {was.get('accuracy', 0):.3f} -> {values.get('accuracy', 0):.3f}, "
+            f"margin {was.get('margin', 0):.3f} -> {values.get('margin', 0):.3f}")
+    say(f"outputs in {output_dir}/")
+    return result

@@ -1,0 +1,185 @@
+"""Online RL on TRL's GRPO or RLOO trainers: the policy samples several completions per prompt, rewards
+score them, and the policy moves toward the better ones (beta: KL to the starting model).
+
+Rewards (rl.rewards) are a trained reward model's folder (RLHF), Python functions (verifiable rewards:
+a maths checker, format checks, or a user's `module:function`), or both, with weights. Data: a `prompt`
+column (or Alpaca-style `instruction` + `input`); other columns reach the reward functions.
+Reports held-out mean reward (and each reward) of greedy completions before and after, and plots reward,
+KL and completion length over training.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import transformers
+from datasets import DatasetDict
+from transformers import AutoModelForCausalLM
+from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
+
+from toolkit.chat import alpaca_to_messages, end_of_turn_ids, ensure_chat_template
+from toolkit.data import finish_splits, read_splits, require_columns, require_values, strings_in
+from toolkit.errors import ToolkitError
+from toolkit.generation import generate_with
+from toolkit.models import apply_lora, load_model, load_tokenizer
+from toolkit.plots import plot_metrics
+from toolkit.recipe import Recipe, RLSpec, TokenizerSpec
+from toolkit.rewards import check_function, check_reward_model, load_function
+from toolkit.run import (TrainResult, announce, build_training_args, check_output_dir, clear_output_dir,
+                         finish_run, model_facts, optimizer_steps, save_model, say, train_loss)
+
+ALGORITHMS = {"grpo": (GRPOConfig, GRPOTrainer), "rloo": (RLOOConfig, RLOOTrainer)}
+CONFIG_CLASS = GRPOConfig  # for rl.algorithm: rloo the training block is checked against RLOOConfig
+DEFAULTS = {"logging_steps": 5, "max_completion_length": 32}
+
+
+def config_class_for(recipe: Recipe):
+    return ALGORITHMS[(recipe.rl or RLSpec()).algorithm][0]
+
+
+@dataclass
+class Reward:
+    name: str
+    weight: float
+    function: object  # a callable, or a reward model folder (a path string, which TRL loads)
+
+
+@dataclass
+class Prepared:
+    recipe: Recipe
+    args: object
+    splits: DatasetDict
+    tokenizer: object
+    model: object
+    rewards: list[Reward]
+
+
+def parse_rewards(spec: RLSpec | None, where: str) -> list[Reward]:
+    if spec is None or not spec.rewards:
+        raise ToolkitError(f"{where}: rl.rewards is empty. Name at least one: {{function: exact_match}}, "
+                           f"{{function: my_module:my_reward}} or {{model: runs/my-reward-model}}.")
+    rewards = []
+    for i, item in enumerate(spec.rewards, 1):
+        at = f"{where}: rl.rewards[{i}]"
+        if not isinstance(item, dict) or len({"function", "model"} & set(item)) != 1 or \
+                set(item) - {"function", "model", "weight"}:
+            raise ToolkitError(f"{at}: each reward is {{function: ...}} or {{model: ...}}, with an optional weight.")
+        weight = item.get("weight", 1.0)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+            raise ToolkitError(f"{at}.weight: expected a number, got {weight!r}.")
+        if "model" in item:
+            rewards.append(Reward(f"model:{item['model']}", float(weight), check_reward_model(str(item["model"]), at)))
+        else:
+            rewards.append(Reward(str(item["function"]), float(weight), load_function(str(item["function"]), at)))
+    return rewards
+
+
+def load_prompts(recipe: Recipe, conversational: bool) -> DatasetDict:
+    where = f"{recipe.source}: data"
+    splits = read_splits(recipe)
+    columns = splits["train"].column_names
+    if "prompt" not in columns and "instruction" not in columns:
+        raise ToolkitError(f"{where}: RL data needs a 'prompt' column (or 'instruction' and optional 'input'). "
+                           f"Columns here: {', '.join(columns)}.")
+    key = "prompt" if "prompt" in columns else "instruction"
+    require_columns(splits, {f"{key} column": key}, where)
+    require_values(splits, (key,), where)
+
+    def convert(row):
+        text = row["prompt"] if key == "prompt" else alpaca_to_messages(row["instruction"], row.get("input"), None)[0]["content"]
+        return {"prompt": [{"role": "user", "content": text}] if conversational and isinstance(text, str) else text}
+
+    drop = [c for c in ("instruction", "input", "output") if c in columns and key == "instruction"]
+    splits = DatasetDict({name: split.map(convert, remove_columns=drop) for name, split in splits.items()})
+    return finish_splits(splits, recipe)
+
+
+def prepare(recipe: Recipe) -> Prepared:
+    where = recipe.source
+    config_class = config_class_for(recipe)
+    args = build_training_args(recipe, config_class, DEFAULTS)
+    check_output_dir(recipe)
+    rewards = parse_rewards(recipe.rl, where)
+    if isinstance(recipe.model.tokenizer, TokenizerSpec):
+        splits = load_prompts(recipe, conversational=False)
+        tokenizer = load_tokenizer(recipe.model, f"{where}: model", train_texts=strings_in(splits["train"]))
+    else:
+        tokenizer = load_tokenizer(recipe.model, f"{where}: model")
+        splits = load_prompts(recipe, conversational=bool(tokenizer.chat_template))
+    if not isinstance(splits["train"][0]["prompt"], str):
+        ensure_chat_template(tokenizer)  # conversations given as such need a template, ChatML by default
+    sample = splits["train"].select(range(min(2, len(splits["train"])))).to_dict()
+    for reward in rewards:
+        if callable(reward.function):
+            check_function(reward.function, reward.name, sample, f"{where}: rl.rewards")
+    if "reward_weights" not in recipe.training:
+        args.reward_weights = [r.weight for r in rewards]
+    transformers.set_seed(args.seed)
+    model = load_model(AutoModelForCausalLM, recipe.model, tokenizer, f"{where}: model")
+    model.generation_config.eos_token_id = end_of_turn_ids(tokenizer)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    if recipe.peft:
+        model = apply_lora(model, recipe.peft, "CAUSAL_LM", where)
+    return Prepared(recipe, args, splits, tokenizer, model, rewards)
+
+
+def describe(prepared: Prepared) -> dict:
+    args = prepared.args
+    steps, per_step = optimizer_steps(args, len(prepared.splits["train"]))
+    return {**model_facts(prepared.recipe, prepared.model), "algorithm": (prepared.recipe.rl or RLSpec()).algorithm,
+            "rewards": [{"reward": r.name, "weight": r.weight} for r in prepared.rewards],
+            "num_generations": args.num_generations, "max_completion_length": args.max_completion_length,
+            "beta": args.beta, "splits": {name: {"prompts": len(split)} for name, split in prepared.splits.items()},
+            "optimizer_steps": steps, "examples_per_step": per_step, "output_dir": str(args.output_dir)}
+
+
+def held_out_rewards(prepared: Prepared, model, split, max_new_tokens: int) -> dict:
+    """Mean of each reward function over greedy completions of the held-out prompts (reward models are
+    scored by the trainer during training; here the functions tell the story without a second model)."""
+    rows = split.to_dict()
+    prompts = [p if isinstance(p, str) else p[0]["content"] for p in rows["prompt"]]
+    chat = not isinstance(rows["prompt"][0], str)
+    completions = generate_with(model, prepared.tokenizer, prompts, max_new_tokens, chat=chat)
+    columns = {key: value for key, value in rows.items() if key != "prompt"}
+    means = {}
+    for reward in prepared.rewards:
+        if callable(reward.function):
+            scores = reward.function(prompts=prompts, completions=completions, **columns)
+            means[reward.name] = sum(s or 0.0 for s in scores) / len(scores)
+    return {"rewards": means, "examples": [{"prompt": p, "completion": c} for p, c in zip(prompts[:5], completions)]}
+
+
+def train(recipe: Recipe) -> TrainResult:
+    started = time.time()
+    prepared = prepare(recipe)
+    clear_output_dir(recipe)
+    announce(describe(prepared))
+    trainer_class = ALGORITHMS[(recipe.rl or RLSpec()).algorithm][1]
+    trainer = trainer_class(model=prepared.model, reward_funcs=[r.function for r in prepared.rewards],
+                            args=prepared.args, train_dataset=prepared.splits["train"],
+                            processing_class=prepared.tokenizer)
+    length = prepared.args.max_completion_length
+    held_out = [name for name in ("validation", "test") if name in prepared.splits]
+    before = {name: held_out_rewards(prepared, trainer.model, prepared.splits[name], length) for name in held_out}
+    trainer.train()
+    after = {name: held_out_rewards(prepared, trainer.model, prepared.splits[name], length) for name in held_out
+             if name in recipe.eval.splits}
+    output_dir = recipe.output_dir
+    save_model(trainer, prepared.tokenizer, output_dir)
+    artifacts = {}
+    if trainer.is_world_process_zero():
+        if plot_metrics(trainer.state.log_history, ["reward", "kl", "completions/mean_length"],
+                        output_dir / "rl_trends.png", f"{(recipe.rl or RLSpec()).algorithm.upper()}: reward, KL, length"):
+            artifacts["rl_trends"] = output_dir / "rl_trends.png"
+    trend = [row["reward"] for row in trainer.state.log_history if "reward" in row]
+    metrics = {"train_loss": train_loss(trainer), "train_reward_first": trend[0] if trend else None,
+               "train_reward_last": trend[-1] if trend else None, "before": before, **after}
+    result = finish_run(recipe, metrics, artifacts, started, prepared.args.world_size)
+    for name, values in after.items():
+        for reward, mean in values["rewards"].items():
+            say(f"{name}: {reward} {before[name]['rewards'][reward]:.3f} -> {mean:.3f}")
+    if trend:
+        say(f"training reward (mean of sampled completions): {trend[0]:.3f} -> {trend[-1]:.3f}")
+    say(f"outputs in {output_dir}/")
+    return result
