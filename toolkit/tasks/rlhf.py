@@ -10,8 +10,11 @@ KL and completion length over training.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import transformers
 from datasets import DatasetDict
@@ -121,7 +124,18 @@ def prepare(recipe: Recipe) -> Prepared:
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     if recipe.peft:
         model = apply_lora(model, recipe.peft, "CAUSAL_LM", where)
+    elif args.beta:
+        keep_reference(model)
     return Prepared(recipe, args, splits, tokenizer, model, rewards)
+
+
+def keep_reference(model) -> None:
+    """TRL's RL trainers build the KL reference by reloading the policy's config path. A model built from
+    a config has none, and a loaded one may have gained tokens since: save the starting weights and point
+    the config there (the folder is removed after training)."""
+    folder = Path(tempfile.mkdtemp(prefix="toolkit-reference-"))
+    model.save_pretrained(folder)
+    model.config._name_or_path = str(folder)
 
 
 def describe(prepared: Prepared) -> dict:
@@ -166,6 +180,10 @@ def train(recipe: Recipe) -> TrainResult:
     after = {name: held_out_rewards(prepared, trainer.model, prepared.splits[name], length) for name in held_out
              if name in recipe.eval.splits}
     output_dir = recipe.output_dir
+    reference = Path(prepared.model.config._name_or_path)
+    if reference.name.startswith("toolkit-reference-"):
+        prepared.model.config._name_or_path = str(output_dir)
+        shutil.rmtree(reference, ignore_errors=True)
     save_model(trainer, prepared.tokenizer, output_dir)
     artifacts = {}
     if trainer.is_world_process_zero():
@@ -174,7 +192,9 @@ def train(recipe: Recipe) -> TrainResult:
             artifacts["rl_trends"] = output_dir / "rl_trends.png"
     trend = [row["reward"] for row in trainer.state.log_history if "reward" in row]
     metrics = {"train_loss": train_loss(trainer), "train_reward_first": trend[0] if trend else None,
-               "train_reward_last": trend[-1] if trend else None, "before": before, **after}
+               "train_reward_last": trend[-1] if trend else None,
+               "train_reward": [[row["step"], row["reward"]] for row in trainer.state.log_history if "reward" in row],
+               "before": before, **after}
     result = finish_run(recipe, metrics, artifacts, started, prepared.args.world_size)
     for name, values in after.items():
         for reward, mean in values["rewards"].items():
