@@ -88,8 +88,17 @@ def check_function(function, spec: str, sample: dict, where: str) -> None:
         raise ToolkitError(f"{where}: reward function '{spec}' returned non-numbers: {list(scores)[:2]}.")
 
 
-def check_reward_model(path: str, where: str) -> str:
-    """A reward model folder must hold a one-output sequence classifier (what TRL loads from a path)."""
+def has_chat_template(folder: Path) -> bool:
+    import json
+
+    config = folder / "tokenizer_config.json"
+    return (folder / "chat_template.jinja").is_file() or (
+        config.is_file() and bool(json.loads(config.read_text(encoding="utf-8")).get("chat_template")))
+
+
+def check_reward_model(path: str, where: str, conversational: bool = False) -> str:
+    """A reward model folder must hold a one-output sequence classifier (what TRL loads from a path), and
+    read the policy's format: TRL shows a chat policy's turns to it through its own chat template."""
     import json
 
     folder = Path(path)
@@ -103,4 +112,8 @@ def check_reward_model(path: str, where: str) -> str:
     if not any(a.endswith("ForSequenceClassification") for a in architectures) or labels != 1:
         raise ToolkitError(f"{where}: '{path}' is not a one-output classifier ({architectures}, {labels} "
                            f"outputs). A reward model comes from a `task: reward` run.")
+    if conversational and not has_chat_template(folder):
+        raise ToolkitError(f"{where}: the policy is a chat model but reward model '{path}' was trained on plain "
+                           f"text (its tokenizer has no chat template). Train the reward model from the SFT "
+                           f"model, or on conversational pairs, so it reads what the policy writes.")
     return str(folder)

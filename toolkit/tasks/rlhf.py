@@ -58,7 +58,7 @@ class Prepared:
     rewards: list[Reward]
 
 
-def parse_rewards(spec: RLSpec | None, where: str) -> list[Reward]:
+def parse_rewards(spec: RLSpec | None, where: str, conversational: bool = False) -> list[Reward]:
     if spec is None or not spec.rewards:
         raise ToolkitError(f"{where}: rl.rewards is empty. Name at least one: {{function: exact_match}}, "
                            f"{{function: my_module:my_reward}} or {{model: runs/my-reward-model}}.")
@@ -72,7 +72,7 @@ def parse_rewards(spec: RLSpec | None, where: str) -> list[Reward]:
         if isinstance(weight, bool) or not isinstance(weight, (int, float)):
             raise ToolkitError(f"{at}.weight: expected a number, got {weight!r}.")
         if "model" in item:
-            rewards.append(Reward(f"model:{item['model']}", float(weight), check_reward_model(str(item["model"]), at)))
+            rewards.append(Reward(f"model:{item['model']}", float(weight), check_reward_model(str(item["model"]), at, conversational)))
         else:
             rewards.append(Reward(str(item["function"]), float(weight), load_function(str(item["function"]), at)))
     return rewards
@@ -103,7 +103,7 @@ def prepare(recipe: Recipe) -> Prepared:
     config_class = config_class_for(recipe)
     args = build_training_args(recipe, config_class, DEFAULTS)
     check_output_dir(recipe)
-    rewards = parse_rewards(recipe.rl, where)
+    parse_rewards(recipe.rl, where)  # names and folders first: cheap, and before any data or model loads
     if isinstance(recipe.model.tokenizer, TokenizerSpec):
         splits = load_prompts(recipe, conversational=False)
         tokenizer = load_tokenizer(recipe.model, f"{where}: model", train_texts=strings_in(splits["train"]))
@@ -112,6 +112,7 @@ def prepare(recipe: Recipe) -> Prepared:
         splits = load_prompts(recipe, conversational=bool(tokenizer.chat_template))
     if not isinstance(splits["train"][0]["prompt"], str):
         ensure_chat_template(tokenizer)  # conversations given as such need a template, ChatML by default
+    rewards = parse_rewards(recipe.rl, where, conversational=not isinstance(splits["train"][0]["prompt"], str))
     sample = splits["train"].select(range(min(2, len(splits["train"])))).to_dict()
     for reward in rewards:
         if callable(reward.function):
