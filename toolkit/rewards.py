@@ -34,6 +34,12 @@ def exact_match(prompts, completions, answer, **_) -> list[float]:
     return scores
 
 
+def exact_text(prompts, completions, answer, **_) -> list[float]:
+    """1.0 when the reply, white space folded, equals the `answer` column (a checker for short answers)."""
+    return [1.0 if " ".join(text_of(c).split()) == " ".join(str(a).split()) else 0.0
+            for c, a in zip(completions, answer)]
+
+
 def has_number(prompts, completions, **_) -> list[float]:
     """1.0 when the reply states a number (a format check)."""
     return [1.0 if last_number(text_of(c)) is not None else 0.0 for c in completions]
@@ -49,7 +55,7 @@ def digit_share(prompts, completions, **_) -> list[float]:
     return [sum(ch.isdigit() for ch in text_of(c)) / max(1, len(text_of(c))) for c in completions]
 
 
-BUILT_IN = {f.__name__: f for f in (exact_match, has_number, answer_format, digit_share)}
+BUILT_IN = {f.__name__: f for f in (exact_match, exact_text, has_number, answer_format, digit_share)}
 
 
 def load_function(spec: str, where: str):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import shutil
@@ -100,22 +101,32 @@ def clear_output_dir(recipe: Recipe) -> None:
     state.wait_for_everyone()
 
 
-def finish_run(recipe: Recipe, metrics: dict, artifacts: dict[str, Path], started: float,
-               world_size: int) -> TrainResult:
+def ranks_agree(trainer) -> bool:
+    """Whether every process ends with the same weights (DDP keeps them in step; a bug would not)."""
+    total = torch.zeros(1, dtype=torch.float64, device=trainer.accelerator.device)
+    for param in trainer.model.parameters():
+        total += param.detach().double().sum() + param.detach().double().abs().sum() * 1e-3
+    gathered = trainer.accelerator.gather(total)
+    return bool(torch.all(gathered == gathered[0]).item())
+
+
+def finish_run(recipe: Recipe, trainer, metrics: dict, artifacts: dict[str, Path], started: float) -> TrainResult:
+    """Write what every run leaves (recipe as run, metrics, log history, lineage) and, last, run.json."""
     output_dir = recipe.output_dir
     artifacts = {"model": output_dir, **artifacts}
+    agree = ranks_agree(trainer) if trainer.args.world_size > 1 else True
+    named = {"recipe": output_dir / "recipe.yaml", "metrics": output_dir / "metrics.json",
+             "log_history": output_dir / "log_history.json", "lineage": output_dir / "lineage.json"}
+    artifacts.update(named)
     if is_main_process():
-        dump_recipe(recipe, output_dir / "recipe.yaml")
-        (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-        artifacts.update({"recipe": output_dir / "recipe.yaml", "metrics": output_dir / "metrics.json"})
-        (output_dir / "lineage.json").write_text(json.dumps(lineage(recipe), indent=2), encoding="utf-8")
-        artifacts["lineage"] = output_dir / "lineage.json"
-        info = {"task": recipe.task, "source": recipe.source, "world_size": world_size,
-                "seconds": round(time.time() - started, 1),
+        dump_recipe(recipe, named["recipe"])
+        named["metrics"].write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+        named["log_history"].write_text(json.dumps(trainer.state.log_history, indent=1), encoding="utf-8")
+        named["lineage"].write_text(json.dumps(lineage(recipe), indent=2), encoding="utf-8")
+        info = {"task": recipe.task, "source": recipe.source, "world_size": trainer.args.world_size,
+                "weights_identical_across_ranks": agree, "seconds": round(time.time() - started, 1),
                 "artifacts": {name: str(path) for name, path in artifacts.items()}}
         (output_dir / FINISHED).write_text(json.dumps(info, indent=2), encoding="utf-8")
-    else:
-        artifacts.update({"recipe": output_dir / "recipe.yaml", "metrics": output_dir / "metrics.json"})
     PartialState().wait_for_everyone()
     return TrainResult(output_dir=output_dir, metrics=metrics, artifacts=artifacts)
 
@@ -140,7 +151,7 @@ def save_model(trainer, tokenizer, output_dir: Path) -> None:
         model = trainer.model
         if hasattr(model, "merge_and_unload"):
             model.save_pretrained(output_dir / "adapter")
-            model = model.merge_and_unload()
+            model = copy.deepcopy(model).merge_and_unload()  # the trainer's model stays as it trained
         model.save_pretrained(output_dir)
         tokenizer.save_pretrained(output_dir)
     trainer.accelerator.wait_for_everyone()

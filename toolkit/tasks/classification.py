@@ -89,6 +89,9 @@ def prepare(recipe: Recipe) -> Prepared:
     model = load_model(AutoModelForSequenceClassification, recipe.model, tokenizer, f"{where}: model",
                        num_labels=len(names), id2label=dict(enumerate(names)),
                        label2id={name: i for i, name in enumerate(names)})
+    # Its loss is a mean over the batch and ignores num_items_in_batch; left to guess from the forward's
+    # **kwargs, the Trainer scales loss and gradients by the number of processes under DDP.
+    model.accepts_loss_kwargs = False
     if recipe.model.trainable_layers is not None:
         train_last_layers(model, recipe.model.trainable_layers, f"{where}: model")
     if recipe.peft:
@@ -159,7 +162,7 @@ def train(recipe: Recipe) -> TrainResult:
             artifacts[f"confusion_{name}"] = plot_confusion(
                 metrics[name]["confusion_matrix"], prepared.label_names,
                 output_dir / f"confusion_{name}.png", f"Confusion matrix ({name})")
-    result = finish_run(recipe, metrics, artifacts, started, prepared.args.world_size)
+    result = finish_run(recipe, trainer, metrics, artifacts, started)
     for name in ("validation", "test"):
         if name in metrics:
             m = metrics[name]

@@ -102,8 +102,8 @@ def train(recipe: Recipe) -> TrainResult:
         if plot_metrics(trainer.state.log_history, ["rewards/accuracies", "rewards/margins"],
                         output_dir / "rewards.png", "DPO implicit rewards"):
             artifacts["rewards"] = output_dir / "rewards.png"
-    result = finish_run(recipe, {"train_loss": train_loss(trainer), "before": before, **after}, artifacts,
-                        started, prepared.args.world_size)
+    result = finish_run(recipe, trainer, {"train_loss": train_loss(trainer), "before": before, **after}, artifacts,
+                        started)
     for name, values in after.items():
         was = before[name]
         say(f"{name}: reward accuracy {was.get('accuracy', 0):.3f} -> {values.get('accuracy', 0):.3f}, "

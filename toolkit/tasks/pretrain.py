@@ -124,7 +124,7 @@ def write_outputs(recipe: Recipe, prepared, trainer: Trainer, before: dict, afte
             artifacts["loss_curve"] = output_dir / "loss_curve.png"
         if callback and callback.save(output_dir / "samples.jsonl"):
             artifacts["samples"] = output_dir / "samples.jsonl"
-    result = finish_run(recipe, metrics, artifacts, started, prepared.args.world_size)
+    result = finish_run(recipe, trainer, metrics, artifacts, started)
     for name, values in after.items():
         was = before.get(name)
         change = f" (before training {was['loss']:.3f})" if was else ""

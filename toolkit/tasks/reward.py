@@ -105,7 +105,7 @@ def train(recipe: Recipe) -> TrainResult:
                         "Reward model on preference pairs"):
             artifacts["pairs"] = output_dir / "pairs.png"
     metrics = {"train_loss": train_loss(trainer), "before": before, **after}
-    result = finish_run(recipe, metrics, artifacts, started, prepared.args.world_size)
+    result = finish_run(recipe, trainer, metrics, artifacts, started)
     for name, values in after.items():
         was = before[name]
         say(f"{name}: pairwise accuracy {was['accuracy']:.3f} -> {values['accuracy']:.3f}, "

@@ -196,7 +196,7 @@ def train(recipe: Recipe) -> TrainResult:
                "train_reward_last": trend[-1] if trend else None,
                "train_reward": [[row["step"], row["reward"]] for row in trainer.state.log_history if "reward" in row],
                "before": before, **after}
-    result = finish_run(recipe, metrics, artifacts, started, prepared.args.world_size)
+    result = finish_run(recipe, trainer, metrics, artifacts, started)
     for name, values in after.items():
         for reward, mean in values["rewards"].items():
             say(f"{name}: {reward} {before[name]['rewards'][reward]:.3f} -> {mean:.3f}")
