@@ -29,3 +29,17 @@ def test_arithmetic_pools_are_reproducible_and_disjoint():
         questions.append({line.split('"prompt": ')[1].split('"')[1] for line in text.splitlines()})
     sft, rl, test = questions
     assert not (sft & rl or sft & test or rl & test)
+
+
+def test_reversal_pools_are_reproducible_and_disjoint():
+    import json
+
+    from toolkit.assets import make_reversal
+
+    pools = []
+    for path, text in make_reversal.rendered().items():
+        assert path.read_text(encoding="utf-8") == text
+        rows = [json.loads(line) for line in text.splitlines()]
+        assert all(r["answer"] == " ".join(reversed(r["prompt"].split(": ")[1].split())) for r in rows)
+        pools.append({r["prompt"] for r in rows})
+    assert not (pools[0] & pools[1] or pools[0] & pools[2] or pools[1] & pools[2])

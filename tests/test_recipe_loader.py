@@ -48,3 +48,15 @@ def test_recipe_round_trips_through_yaml(tmp_path):
 def test_bad_override_syntax():
     with pytest.raises(toolkit.ToolkitError, match="key=value"):
         parse_overrides(["training.learning_rate"])
+
+
+def test_cli_takes_overrides_before_and_after_flags(tmp_path, capsys):
+    from toolkit.cli import main
+
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(classification_recipe(tmp_path, TINY_GPT2)))
+    assert main(["check", str(path), "training.seed=3", "data.limit=40"]) == 0
+    assert main(["train", str(path), "--overwrite", "training.max_steps=1", "data.limit=40"]) == 0
+    assert "examples_per_step" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["train", str(path), "--overwirte"])

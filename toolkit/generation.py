@@ -49,10 +49,11 @@ def generate_with(model, tokenizer, prompts: list[str], max_new_tokens: int = 64
         max_new_tokens = max(1, min(max_new_tokens, limit - batch["input_ids"].shape[1]))
     sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else \
         {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
-    torch.manual_seed(seed)
     was_training = model.training
     model.eval()
-    with torch.no_grad():
+    # A private random stream: sampling in the middle of training must not move the trainer's own RNG.
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(seed)
         output = model.generate(**batch, max_new_tokens=max_new_tokens, eos_token_id=end_of_turn_ids(tokenizer),
                                 pad_token_id=tokenizer.pad_token_id, **sampling)
     model.train(was_training)
