@@ -10,12 +10,17 @@ turns) so TRL formats them with the template; otherwise as plain text.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from datasets import DatasetDict
 
 from toolkit.chat import alpaca_to_messages
 from toolkit.data import finish_splits, read_splits, require_columns, require_values
 from toolkit.errors import ToolkitError
+from toolkit.plots import plot_loss, plot_metrics
 from toolkit.recipe import Recipe
+from toolkit.run import (TrainResult, evaluate_logged, evaluated_splits, finish_run, save_model, say,
+                         train_loss)
 
 
 def detect(columns: list[str], where: str) -> str:
@@ -58,3 +63,41 @@ def load_pairs(recipe: Recipe, conversational: bool) -> tuple[DatasetDict, str]:
     converted = DatasetDict({name: split.map(convert, remove_columns=split.column_names).select_columns(keep)
                              for name, split in splits.items()})
     return finish_splits(converted, recipe), shape
+
+
+@dataclass
+class PairReport:
+    """How a preference task reports: the trainer's logged keys it reads back, and what it plots."""
+
+    keys: dict[str, str]  # our name -> the key the trainer logs (accuracy and margin at least)
+    plot_keys: list[str]
+    plot_name: str
+    plot_title: str
+    loss_title: str
+    accuracy_label: str
+
+
+def train_on_pairs(recipe: Recipe, trainer, tokenizer, report: PairReport, started: float) -> TrainResult:
+    """Evaluate the held-out pairs, train, evaluate again, save, plot, and say what changed."""
+    splits = evaluated_splits(trainer)
+    before = {name: evaluate_logged(trainer, split, name, report.keys) for name, split in splits.items()}
+    trainer.train()
+    after = {name: evaluate_logged(trainer, split, name, report.keys) for name, split in splits.items()
+             if name in recipe.eval.splits}
+    output_dir = recipe.output_dir
+    save_model(trainer, tokenizer, output_dir)
+    artifacts = {}
+    if trainer.is_world_process_zero():
+        history = trainer.state.log_history
+        if plot_loss(history, output_dir / "loss_curve.png", report.loss_title):
+            artifacts["loss_curve"] = output_dir / "loss_curve.png"
+        if plot_metrics(history, report.plot_keys, output_dir / f"{report.plot_name}.png", report.plot_title):
+            artifacts[report.plot_name] = output_dir / f"{report.plot_name}.png"
+    metrics = {"train_loss": train_loss(trainer), "before": before, **after}
+    result = finish_run(recipe, trainer, metrics, artifacts, started)
+    for name, values in after.items():
+        was = before[name]
+        say(f"{name}: {report.accuracy_label} {was.get('accuracy', 0):.3f} -> {values.get('accuracy', 0):.3f}, "
+            f"mean margin {was.get('margin', 0):.3f} -> {values.get('margin', 0):.3f}")
+    say(f"outputs in {output_dir}/")
+    return result

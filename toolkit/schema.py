@@ -85,7 +85,7 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
         for arg in (a for a in args if a is not type(None)):
             try:
                 return coerce(value, arg, where)
-            except ToolkitError as error:
+            except ToolkitError:
                 errors.append(_describe(arg))
         raise ToolkitError(f"{where}: expected {' or '.join(errors)}, got {value!r}.")
     if origin is Literal:

@@ -19,11 +19,10 @@ from trl import DPOConfig, DPOTrainer
 
 from toolkit.chat import end_of_turn_ids
 from toolkit.models import apply_lora, load_model
-from toolkit.plots import plot_loss, plot_metrics
+from toolkit.preferences import PairReport, train_on_pairs
 from toolkit.recipe import Recipe
 from toolkit.run import (TrainResult, announce, build_training_args, check_output_dir, clear_output_dir,
-                         eval_datasets, evaluate_logged, evaluated_splits, finish_run, model_facts, optimizer_steps, save_model,
-                         say, train_loss)
+                         eval_datasets, evaluate_logged, model_facts, optimizer_steps)
 from toolkit.tasks.reward import preference_model_inputs
 
 CONFIG_CLASS = DPOConfig
@@ -78,6 +77,10 @@ def build_trainer(prepared: Prepared) -> DPOTrainer:
                       processing_class=prepared.tokenizer)
 
 
+REPORT = PairReport(keys=REPORTED, plot_keys=["rewards/accuracies", "rewards/margins"], plot_name="rewards",
+                    plot_title="DPO implicit rewards", loss_title="DPO loss", accuracy_label="reward accuracy")
+
+
 def preference_metrics(trainer: DPOTrainer, dataset, name: str) -> dict:
     return evaluate_logged(trainer, dataset, name, REPORTED)
 
@@ -87,26 +90,4 @@ def train(recipe: Recipe) -> TrainResult:
     prepared = prepare(recipe)
     clear_output_dir(recipe)
     announce(describe(prepared))
-    trainer = build_trainer(prepared)
-    splits = evaluated_splits(trainer)
-    before = {name: preference_metrics(trainer, split, name) for name, split in splits.items()}
-    trainer.train()
-    after = {name: preference_metrics(trainer, split, name) for name, split in splits.items()
-             if name in recipe.eval.splits}
-    output_dir = recipe.output_dir
-    save_model(trainer, prepared.tokenizer, output_dir)
-    artifacts = {}
-    if trainer.is_world_process_zero():
-        if plot_loss(trainer.state.log_history, output_dir / "loss_curve.png", "DPO loss"):
-            artifacts["loss_curve"] = output_dir / "loss_curve.png"
-        if plot_metrics(trainer.state.log_history, ["rewards/accuracies", "rewards/margins"],
-                        output_dir / "rewards.png", "DPO implicit rewards"):
-            artifacts["rewards"] = output_dir / "rewards.png"
-    result = finish_run(recipe, trainer, {"train_loss": train_loss(trainer), "before": before, **after}, artifacts,
-                        started)
-    for name, values in after.items():
-        was = before[name]
-        say(f"{name}: reward accuracy {was.get('accuracy', 0):.3f} -> {values.get('accuracy', 0):.3f}, "
-            f"margin {was.get('margin', 0):.3f} -> {values.get('margin', 0):.3f}")
-    say(f"outputs in {output_dir}/")
-    return result
+    return train_on_pairs(recipe, build_trainer(prepared), prepared.tokenizer, REPORT, started)

@@ -11,8 +11,8 @@ from transformers import AutoModelForMaskedLM, DataCollatorForLanguageModeling, 
 
 from toolkit.recipe import Recipe
 from toolkit.run import TrainResult, clear_output_dir, is_main_process, say
+from toolkit.tasks import pretrain
 from toolkit.tasks.pretrain import cleaning_metrics, prepare_lm, run_lm, write_outputs
-from toolkit.tasks.pretrain import describe  # noqa: F401  (same facts as pretraining)
 
 
 @dataclass
@@ -21,6 +21,7 @@ class MLMConfig(TrainingArguments):
 
 
 CONFIG_CLASS = MLMConfig
+describe = pretrain.describe  # the same facts as pretraining
 DEFAULTS = {"eval_strategy": "epoch"}
 
 

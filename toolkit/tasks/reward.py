@@ -18,12 +18,10 @@ from trl import RewardConfig, RewardTrainer
 from toolkit.chat import ensure_chat_template
 from toolkit.data import strings_in
 from toolkit.models import apply_lora, load_model, load_tokenizer
-from toolkit.plots import plot_loss, plot_metrics
-from toolkit.preferences import load_pairs
+from toolkit.preferences import PairReport, load_pairs, train_on_pairs
 from toolkit.recipe import Recipe, TokenizerSpec
 from toolkit.run import (TrainResult, announce, build_training_args, check_output_dir, clear_output_dir,
-                         eval_datasets, evaluate_logged, evaluated_splits, finish_run, model_facts, optimizer_steps, save_model,
-                         say, train_loss)
+                         eval_datasets, model_facts, optimizer_steps)
 
 CONFIG_CLASS = RewardConfig
 DEFAULTS = {"eval_strategy": "epoch"}
@@ -74,14 +72,14 @@ def describe(prepared: Prepared) -> dict:
             "optimizer_steps": steps, "examples_per_step": per_step, "output_dir": str(prepared.args.output_dir)}
 
 
-def pair_metrics(trainer, dataset, name: str) -> dict:
-    """Pairwise accuracy and mean margin as RewardTrainer measures them, on one held-out split."""
-    return evaluate_logged(trainer, dataset, name, {"accuracy": "accuracy", "margin": "margin"})
-
-
 def build_trainer(prepared: Prepared) -> RewardTrainer:
     return RewardTrainer(model=prepared.model, args=prepared.args, train_dataset=prepared.splits["train"],
                          eval_dataset=eval_datasets(prepared.splits), processing_class=prepared.tokenizer)
+
+
+REPORT = PairReport(keys={"accuracy": "accuracy", "margin": "margin"}, plot_keys=["accuracy", "margin"],
+                    plot_name="pairs", plot_title="Reward model on preference pairs",
+                    loss_title="Reward model loss", accuracy_label="pairwise accuracy")
 
 
 def train(recipe: Recipe) -> TrainResult:
@@ -89,26 +87,4 @@ def train(recipe: Recipe) -> TrainResult:
     prepared = prepare(recipe)
     clear_output_dir(recipe)
     announce(describe(prepared))
-    trainer = build_trainer(prepared)
-    splits = evaluated_splits(trainer)
-    before = {name: pair_metrics(trainer, split, name) for name, split in splits.items()}
-    trainer.train()
-    after = {name: pair_metrics(trainer, split, name) for name, split in splits.items()
-             if name in recipe.eval.splits}
-    output_dir = recipe.output_dir
-    save_model(trainer, prepared.tokenizer, output_dir)
-    artifacts = {}
-    if trainer.is_world_process_zero():
-        if plot_loss(trainer.state.log_history, output_dir / "loss_curve.png", "Reward model loss"):
-            artifacts["loss_curve"] = output_dir / "loss_curve.png"
-        if plot_metrics(trainer.state.log_history, ["accuracy", "margin"], output_dir / "pairs.png",
-                        "Reward model on preference pairs"):
-            artifacts["pairs"] = output_dir / "pairs.png"
-    metrics = {"train_loss": train_loss(trainer), "before": before, **after}
-    result = finish_run(recipe, trainer, metrics, artifacts, started)
-    for name, values in after.items():
-        was = before[name]
-        say(f"{name}: pairwise accuracy {was['accuracy']:.3f} -> {values['accuracy']:.3f}, "
-            f"mean margin {was['margin']:.3f} -> {values['margin']:.3f}")
-    say(f"outputs in {output_dir}/")
-    return result
+    return train_on_pairs(recipe, build_trainer(prepared), prepared.tokenizer, REPORT, started)
