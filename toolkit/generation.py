@@ -8,6 +8,7 @@ import torch
 
 from toolkit.chat import end_of_turn_ids
 from toolkit.errors import ToolkitError
+from toolkit.models import max_positions
 
 
 def load_for_generation(model_dir: str | Path):
@@ -44,7 +45,7 @@ def generate_with(model, tokenizer, prompts: list[str], max_new_tokens: int = 64
     finally:
         tokenizer.padding_side = side
     batch = batch.to(model.device)
-    limit = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
+    limit = max_positions(model)
     if limit:
         max_new_tokens = max(1, min(max_new_tokens, limit - batch["input_ids"].shape[1]))
     sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else \

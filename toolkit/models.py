@@ -108,3 +108,17 @@ def apply_lora(model: PreTrainedModel, peft_block: dict, task_type: str, where: 
         return get_peft_model(model, LoraConfig(**values))
     except (ValueError, TypeError) as error:
         raise ToolkitError(f"{where}: peft: {error}") from None
+
+
+def max_positions(model) -> int | None:
+    """The longest sequence the model's position table allows (gpt2: n_positions, bert: max_position_embeddings)."""
+    config = model.config
+    return getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", None)
+
+
+def set_generation_tokens(model, tokenizer) -> None:
+    """Generation stops at the end-of-turn token (and EOS) and pads with the real pad token."""
+    from toolkit.chat import end_of_turn_ids
+
+    model.generation_config.eos_token_id = end_of_turn_ids(tokenizer)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import transformers
 from datasets import DatasetDict
 
-from toolkit.chat import alpaca_to_messages
-from toolkit.data import finish_splits, read_splits, require_columns, require_values
+from toolkit.chat import alpaca_to_messages, ensure_chat_template
+from toolkit.data import finish_splits, read_splits, require_columns, require_values, strings_in
 from toolkit.errors import ToolkitError
 from toolkit.plots import plot_loss, plot_metrics
-from toolkit.recipe import Recipe
-from toolkit.run import (TrainResult, evaluate_logged, evaluated_splits, finish_run, save_model, say,
-                         train_loss)
+from toolkit.models import load_tokenizer
+from toolkit.recipe import Recipe, TokenizerSpec
+from toolkit.run import (TrainResult, build_training_args, check_output_dir, evaluate_logged,
+                         evaluate_only_with_validation, evaluated_splits, finish_run, save_model, say, train_loss)
 
 
 def detect(columns: list[str], where: str) -> str:
@@ -63,6 +65,25 @@ def load_pairs(recipe: Recipe, conversational: bool) -> tuple[DatasetDict, str]:
     converted = DatasetDict({name: split.map(convert, remove_columns=split.column_names).select_columns(keep)
                              for name, split in splits.items()})
     return finish_splits(converted, recipe), shape
+
+
+def prepare_pairs(recipe: Recipe, config_class, defaults: dict):
+    """What reward and DPO share up to the model: the checked config, the output folder, the pairs and the
+    tokenizer. The tokenizer comes first when it exists, since its chat template decides the pairs' form."""
+    where = recipe.source
+    args = build_training_args(recipe, config_class, {**defaults, "max_length": recipe.data.max_length})
+    check_output_dir(recipe)
+    if isinstance(recipe.model.tokenizer, TokenizerSpec):
+        splits, shape = load_pairs(recipe, conversational=False)
+        tokenizer = load_tokenizer(recipe.model, f"{where}: model", train_texts=strings_in(splits["train"]))
+    else:
+        tokenizer = load_tokenizer(recipe.model, f"{where}: model")
+        splits, shape = load_pairs(recipe, conversational=bool(tokenizer.chat_template))
+    if isinstance(splits["train"][0]["chosen"], list):
+        ensure_chat_template(tokenizer)  # conversations given as such need a template, ChatML by default
+    evaluate_only_with_validation(args, splits, recipe)
+    transformers.set_seed(args.seed)
+    return args, splits, shape, tokenizer
 
 
 @dataclass

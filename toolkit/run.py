@@ -220,3 +220,10 @@ def evaluate_logged(trainer, dataset, name: str, keys: dict[str, str]) -> dict:
         if value is not None:
             metrics[short] = float(value)
     return metrics
+
+
+def evaluate_only_with_validation(args, splits, recipe: Recipe) -> None:
+    """Our default evaluates each epoch; with no validation split there is nothing to evaluate, unless
+    the recipe asked for it itself (then the trainer's own message says what is missing)."""
+    if "validation" not in splits and "eval_strategy" not in recipe.training:
+        args.eval_strategy = "no"

@@ -18,10 +18,10 @@ from transformers import (AutoModelForSequenceClassification, DataCollatorWithPa
 from toolkit.data import load_splits
 from toolkit.errors import ToolkitError
 from toolkit.metrics import argmax_logits, classification_metrics, confusion
-from toolkit.models import apply_lora, load_model, load_tokenizer, train_last_layers
+from toolkit.models import max_positions, apply_lora, load_model, load_tokenizer, train_last_layers
 from toolkit.plots import plot_confusion, plot_loss
 from toolkit.recipe import Recipe
-from toolkit.run import (TrainResult, announce, build_training_args, check_output_dir, clear_output_dir,
+from toolkit.run import (evaluate_only_with_validation, TrainResult, announce, build_training_args, check_output_dir, clear_output_dir,
                          finish_run, length_stats, model_facts, optimizer_steps, save_model, say, train_loss)
 
 CONFIG_CLASS = TrainingArguments
@@ -81,8 +81,7 @@ def prepare(recipe: Recipe) -> Prepared:
                          filled=(spec.text_column, spec.label_column))
     values, names = label_names(splits, recipe)
     value_to_id = {value: i for i, value in enumerate(values)}
-    if "validation" not in splits and args.eval_strategy != "no" and "eval_strategy" not in recipe.training:
-        args.eval_strategy = transformers.IntervalStrategy.NO
+    evaluate_only_with_validation(args, splits, recipe)
 
     tokenizer = load_tokenizer(recipe.model, f"{where}: model", train_texts=list(splits["train"][spec.text_column]))
     transformers.set_seed(args.seed)
@@ -97,7 +96,7 @@ def prepare(recipe: Recipe) -> Prepared:
     if recipe.peft:
         model = apply_lora(model, recipe.peft, "SEQ_CLS", where)
 
-    positions = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
+    positions = max_positions(model)
     max_length = min(spec.max_length, positions or spec.max_length)
 
     def encode(batch):

@@ -12,18 +12,15 @@ import copy
 import time
 from dataclasses import dataclass
 
-import transformers
 from datasets import DatasetDict
 from transformers import AutoModelForCausalLM
 from trl import DPOConfig, DPOTrainer
 
-from toolkit.chat import end_of_turn_ids
-from toolkit.models import apply_lora, load_model
-from toolkit.preferences import PairReport, train_on_pairs
+from toolkit.models import set_generation_tokens, apply_lora, load_model
+from toolkit.preferences import PairReport, prepare_pairs, train_on_pairs
 from toolkit.recipe import Recipe
-from toolkit.run import (TrainResult, announce, build_training_args, check_output_dir, clear_output_dir,
-                         eval_datasets, evaluate_logged, model_facts, optimizer_steps)
-from toolkit.tasks.reward import preference_model_inputs
+from toolkit.run import (TrainResult, announce, clear_output_dir, eval_datasets, evaluate_logged,
+                         model_facts, optimizer_steps)
 
 CONFIG_CLASS = DPOConfig
 DEFAULTS = {"eval_strategy": "epoch"}
@@ -44,15 +41,9 @@ class Prepared:
 
 def prepare(recipe: Recipe) -> Prepared:
     where = recipe.source
-    args = build_training_args(recipe, CONFIG_CLASS, {**DEFAULTS, "max_length": recipe.data.max_length})
-    check_output_dir(recipe)
-    splits, shape, tokenizer = preference_model_inputs(recipe, where)
-    if "validation" not in splits and "eval_strategy" not in recipe.training:
-        args.eval_strategy = transformers.IntervalStrategy.NO
-    transformers.set_seed(args.seed)
+    args, splits, shape, tokenizer = prepare_pairs(recipe, CONFIG_CLASS, DEFAULTS)
     model = load_model(AutoModelForCausalLM, recipe.model, tokenizer, f"{where}: model")
-    model.generation_config.eos_token_id = end_of_turn_ids(tokenizer)
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    set_generation_tokens(model, tokenizer)
     if recipe.peft:
         model, reference = apply_lora(model, recipe.peft, "CAUSAL_LM", where), None
     else:

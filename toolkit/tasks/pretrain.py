@@ -17,10 +17,10 @@ from transformers import AutoModelForCausalLM, DataCollatorForLanguageModeling, 
 from toolkit.corpus import clean_splits
 from toolkit.data import load_splits, text_blocks
 from toolkit.errors import ToolkitError
-from toolkit.models import apply_lora, load_model, load_tokenizer
+from toolkit.models import max_positions, apply_lora, load_model, load_tokenizer
 from toolkit.plots import plot_loss
 from toolkit.recipe import Recipe
-from toolkit.run import (TrainResult, announce, build_training_args, check_output_dir, clear_output_dir,
+from toolkit.run import (evaluate_only_with_validation, TrainResult, announce, build_training_args, check_output_dir, clear_output_dir,
                          finish_run, model_facts, optimizer_steps, save_model, say, train_loss)
 from toolkit.samples import SampleCallback
 
@@ -48,15 +48,14 @@ def prepare_lm(recipe: Recipe, config_class, defaults: dict, auto_class, separat
     column = recipe.data.text_column
     splits = load_splits(recipe, {"text_column": column})
     splits, report = clean_splits(splits, column, recipe.data.clean, where)
-    if "validation" not in splits and "eval_strategy" not in recipe.training:
-        args.eval_strategy = transformers.IntervalStrategy.NO
+    evaluate_only_with_validation(args, splits, recipe)
 
     tokenizer = load_tokenizer(recipe.model, f"{where}: model", train_texts=list(splits["train"][column]))
     transformers.set_seed(args.seed)
     model = load_model(auto_class, recipe.model, tokenizer, f"{where}: model")
     if recipe.peft:
         model = apply_lora(model, recipe.peft, "CAUSAL_LM", where)
-    positions = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
+    positions = max_positions(model)
     block_size = min(recipe.data.max_length, positions or recipe.data.max_length)
     separator_id = getattr(tokenizer, f"{separator}_token_id")
     blocks = text_blocks(splits, tokenizer, column, block_size, separator_id)

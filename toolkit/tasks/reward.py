@@ -10,18 +10,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import transformers
 from datasets import DatasetDict
 from transformers import AutoModelForSequenceClassification
 from trl import RewardConfig, RewardTrainer
 
-from toolkit.chat import ensure_chat_template
-from toolkit.data import strings_in
-from toolkit.models import apply_lora, load_model, load_tokenizer
-from toolkit.preferences import PairReport, load_pairs, train_on_pairs
-from toolkit.recipe import Recipe, TokenizerSpec
-from toolkit.run import (TrainResult, announce, build_training_args, check_output_dir, clear_output_dir,
-                         eval_datasets, model_facts, optimizer_steps)
+from toolkit.models import apply_lora, load_model
+from toolkit.preferences import PairReport, prepare_pairs, train_on_pairs
+from toolkit.recipe import Recipe
+from toolkit.run import TrainResult, announce, clear_output_dir, eval_datasets, model_facts, optimizer_steps
 
 CONFIG_CLASS = RewardConfig
 DEFAULTS = {"eval_strategy": "epoch"}
@@ -37,27 +33,9 @@ class Prepared:
     shape: str
 
 
-def preference_model_inputs(recipe: Recipe, where: str):
-    """Tokenizer first when it exists (its chat template decides the data's form), then the pairs."""
-    if isinstance(recipe.model.tokenizer, TokenizerSpec):
-        splits, shape = load_pairs(recipe, conversational=False)
-        tokenizer = load_tokenizer(recipe.model, f"{where}: model", train_texts=strings_in(splits["train"]))
-    else:
-        tokenizer = load_tokenizer(recipe.model, f"{where}: model")
-        splits, shape = load_pairs(recipe, conversational=bool(tokenizer.chat_template))
-    if isinstance(splits["train"][0]["chosen"], list):
-        ensure_chat_template(tokenizer)  # conversations given as such need a template, ChatML by default
-    return splits, shape, tokenizer
-
-
 def prepare(recipe: Recipe) -> Prepared:
     where = recipe.source
-    args = build_training_args(recipe, CONFIG_CLASS, {**DEFAULTS, "max_length": recipe.data.max_length})
-    check_output_dir(recipe)
-    splits, shape, tokenizer = preference_model_inputs(recipe, where)
-    if "validation" not in splits and "eval_strategy" not in recipe.training:
-        args.eval_strategy = transformers.IntervalStrategy.NO
-    transformers.set_seed(args.seed)
+    args, splits, shape, tokenizer = prepare_pairs(recipe, CONFIG_CLASS, DEFAULTS)
     model = load_model(AutoModelForSequenceClassification, recipe.model, tokenizer, f"{where}: model", num_labels=1)
     if recipe.peft:
         model = apply_lora(model, recipe.peft, "SEQ_CLS", where)

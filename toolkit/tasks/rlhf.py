@@ -21,11 +21,11 @@ from datasets import DatasetDict
 from transformers import AutoModelForCausalLM
 from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
 
-from toolkit.chat import alpaca_to_messages, end_of_turn_ids, ensure_chat_template
+from toolkit.chat import alpaca_to_messages, ensure_chat_template
 from toolkit.data import finish_splits, read_splits, require_columns, require_values, strings_in
 from toolkit.errors import ToolkitError
 from toolkit.generation import generate_with
-from toolkit.models import apply_lora, load_model, load_tokenizer
+from toolkit.models import set_generation_tokens, apply_lora, load_model, load_tokenizer
 from toolkit.plots import plot_metrics
 from toolkit.recipe import Recipe, RLSpec, TokenizerSpec
 from toolkit.rewards import check_function, check_reward_model, load_function
@@ -121,8 +121,7 @@ def prepare(recipe: Recipe) -> Prepared:
         args.reward_weights = [r.weight for r in rewards]
     transformers.set_seed(args.seed)
     model = load_model(AutoModelForCausalLM, recipe.model, tokenizer, f"{where}: model")
-    model.generation_config.eos_token_id = end_of_turn_ids(tokenizer)
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    set_generation_tokens(model, tokenizer)
     if recipe.peft:
         model = apply_lora(model, recipe.peft, "CAUSAL_LM", where)
     elif args.beta:

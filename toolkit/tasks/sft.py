@@ -16,12 +16,12 @@ from datasets import DatasetDict
 from transformers import AutoModelForCausalLM
 from trl import SFTConfig, SFTTrainer
 
-from toolkit.chat import alpaca_to_messages, ensure_chat_template, end_of_turn_ids
+from toolkit.chat import alpaca_to_messages, ensure_chat_template
 from toolkit.data import finish_splits, read_splits, require_columns, require_values, strings_in
 from toolkit.errors import ToolkitError
-from toolkit.models import apply_lora, load_model, load_tokenizer
+from toolkit.models import set_generation_tokens, max_positions, apply_lora, load_model, load_tokenizer
 from toolkit.recipe import Recipe
-from toolkit.run import (TrainResult, announce, build_training_args, check_output_dir, clear_output_dir,
+from toolkit.run import (evaluate_only_with_validation, TrainResult, announce, build_training_args, check_output_dir, clear_output_dir,
                          eval_datasets, evaluated_splits, model_facts, optimizer_steps)
 from toolkit.samples import SampleCallback
 from toolkit.tasks.pretrain import lm_metrics, write_outputs
@@ -101,17 +101,15 @@ def prepare(recipe: Recipe) -> Prepared:
     splits = finish_splits(to_trl_format(splits, data_format, f"{where}: data"), recipe)
     if data_format == "prompt-completion" and "assistant_only_loss" not in recipe.training:
         args.assistant_only_loss = False  # the completion mask does that job for this format
-    if "validation" not in splits and "eval_strategy" not in recipe.training:
-        args.eval_strategy = transformers.IntervalStrategy.NO
+    evaluate_only_with_validation(args, splits, recipe)
 
     tokenizer = load_tokenizer(recipe.model, f"{where}: model", train_texts=strings_in(splits["train"]))
     if data_format != "prompt-completion" or not isinstance(splits["train"][0]["prompt"], str):
         ensure_chat_template(tokenizer)
     transformers.set_seed(args.seed)
     model = load_model(AutoModelForCausalLM, recipe.model, tokenizer, f"{where}: model")
-    model.generation_config.eos_token_id = end_of_turn_ids(tokenizer)
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    positions = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
+    set_generation_tokens(model, tokenizer)
+    positions = max_positions(model)
     if positions and args.max_length and args.max_length > positions:
         args.max_length = positions  # longer rows (or packed blocks) would index past the position table
     if recipe.peft:
