@@ -11,7 +11,7 @@ import torch
 import toolkit
 from conftest import ROOT, TINY_GPT2, write_jsonl
 from toolkit.recipe import load_recipe
-from toolkit.tasks import dpo
+from toolkit.tasks import dpo, kto
 
 PREFERENCES = ROOT / "toolkit" / "assets" / "toy_preferences.jsonl"
 
@@ -89,3 +89,40 @@ def test_dpo_with_lora_uses_the_adapter_free_model_as_reference(tmp_path):
     params = dict(trainer.model.named_parameters())
     assert all(torch.equal(params[n], p) for n, p in base.items())
     assert toolkit.check(recipe)["reference"] == "adapter disabled (LoRA)"
+
+
+def unpaired_rows(n: int) -> list[dict]:
+    """The toy pairs as KTO's unpaired shape: each reply its own row, marked desirable or not."""
+    rows = []
+    for r in pairs(n):
+        prompt = r["instruction"] + (f"\n\n{r['input']}" if r["input"] else "")
+        rows += [{"prompt": prompt, "completion": r["chosen"], "label": True},
+                 {"prompt": prompt, "completion": r["rejected"], "label": False}]
+    return rows
+
+
+def test_kto_widens_the_margin_and_leaves_the_reference_alone(tmp_path):
+    prepared = kto.prepare(load_recipe(preference_recipe(tmp_path, "kto", num_train_epochs=2, learning_rate=5e-4)))
+    assert sorted(prepared.splits["train"].column_names) == ["completion", "label", "prompt"]
+    reference = {name: p.detach().clone() for name, p in prepared.reference.named_parameters()}
+    trainer = kto.build_trainer(prepared)
+    before = kto.preference_metrics(trainer, trainer.eval_dataset, "validation")
+    trainer.train()
+    after = kto.preference_metrics(trainer, trainer.eval_dataset, "validation")
+    assert after["margin"] > before["margin"] + 0.5, (before, after)
+    assert all(torch.equal(p, reference[name]) for name, p in prepared.reference.named_parameters())
+
+
+def test_kto_takes_unpaired_rows(tmp_path):
+    train = write_jsonl(tmp_path / "unpaired.jsonl", unpaired_rows(40))
+    result = toolkit.train(preference_recipe(tmp_path, "kto", str(train), max_steps=2))
+    assert result.metrics["validation"]["kl"] >= 0 and (result.output_dir / "run.json").is_file()
+    assert toolkit.check(preference_recipe(tmp_path / "again", "kto", str(train)))["data"] == "unpaired"
+
+
+def test_orpo_learns_the_preferences_without_a_reference(tmp_path):
+    result = toolkit.train(preference_recipe(tmp_path, "orpo", num_train_epochs=2, learning_rate=5e-4))
+    before, after = result.metrics["before"]["validation"], result.metrics["validation"]
+    assert after["accuracy"] > before["accuracy"] + 0.2 and after["nll_loss"] < before["nll_loss"], (before, after)
+    assert (result.output_dir / "rewards.png").stat().st_size > 1000
+    assert toolkit.check(preference_recipe(tmp_path / "again", "orpo"))["reference"] == "none (ORPO)"

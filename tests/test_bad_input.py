@@ -89,6 +89,13 @@ CASES = {
                                    ["training.mlm_probability", "expected a number"]),
     "preferences_without_chosen": (lambda t: {**recipe_with(t), "task": "reward"},
                                    ["preference data needs 'chosen' and 'rejected'", "Columns here: text, label"]),
+    "kto_label_not_true_or_false": (lambda t: {**recipe_with(t, train=rows_file(t, "u.jsonl", [
+        {"prompt": "hi", "completion": "hello", "label": True},
+        {"prompt": "hi", "completion": "go away", "label": "bad"}])), "task": "kto"},
+                                    ["split 'train' row 2: 'label' must be true (desirable) or false", "got 'bad'"]),
+    "kto_batch_of_one": (lambda t: {**recipe_with(t, train=rows_file(t, "p.jsonl", [
+        {"prompt": "hi", "chosen": "hello", "rejected": "go away"}] * 4)), "task": "kto",
+        "training": {"per_device_train_batch_size": 1}}, ["per_device_train_batch_size must be at least 2 for KTO"]),
     "dpo_preferences_empty_rejected": (lambda t: {**recipe_with(t, train=rows_file(t, "p.jsonl", [
         {"prompt": "hi", "chosen": "hello", "rejected": "go away"},
         {"prompt": "hi", "chosen": "hello", "rejected": ""}])), "task": "dpo"},

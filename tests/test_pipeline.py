@@ -58,3 +58,39 @@ def test_check_describes_each_stage(tmp_path):
     facts = toolkit.check("recipes/pipelines/generative-demo.yaml")
     assert [f.get("task") for f in facts] == ["pretrain", "sft"]
     assert facts[0]["parameters"] > 0 and "from an earlier stage" in facts[1]["model"]
+
+
+def shrink_stage(path) -> None:
+    """A shipped stage made tiny: a few steps on a small slice; stages keep reading earlier stages' outputs."""
+    raw = yaml.safe_load(path.read_text())
+    if "architecture" in raw["model"]:
+        raw["model"].update(config=TINY_GPT2["config"], tokenizer={"vocab_size": 800})
+    raw["data"].update(limit=64, max_length=64)
+    raw["training"].update(max_steps=3, disable_tqdm=True)
+    if raw["task"] == "rlhf":
+        raw["training"].update(per_device_train_batch_size=4, num_generations=4, max_completion_length=8)
+    if "eval" in raw:
+        raw["eval"]["max_new_tokens"] = 4
+    path.write_text(yaml.safe_dump(raw))
+
+
+def test_shipped_alignment_pipelines_run_end_to_end_and_share_finished_stages(tmp_path, capsys):
+    shutil.copytree(ROOT / "recipes", tmp_path / "recipes")
+    for pipeline in ("rlhf-demo", "sft-dpo-demo"):
+        for stage in yaml.safe_load((tmp_path / f"recipes/pipelines/{pipeline}.yaml").read_text())["pipeline"]:
+            shrink_stage(tmp_path / stage)
+
+    rlhf = toolkit.train("recipes/pipelines/rlhf-demo.yaml")  # pretrain -> SFT -> reward model -> GRPO
+    assert [r.output_dir.name for r in rlhf] == ["gpt2-tiny-pydoc", "gpt2-tiny-toy-instructions",
+                                              "gpt2-sft-toy-preferences", "gpt2-tiny-toy-rlhf"]
+    lineage = json.loads((tmp_path / "runs/gpt2-tiny-toy-rlhf/lineage.json").read_text())
+    assert lineage["model"] == "runs/gpt2-tiny-toy-instructions" and lineage["parent"]["task"] == "sft"
+    assert "runs/gpt2-sft-toy-preferences" in json.dumps(lineage)  # the reward model it was optimised against
+
+    capsys.readouterr()
+    dpo = toolkit.train("recipes/pipelines/sft-dpo-demo.yaml")  # pretrain and SFT are done: only DPO trains
+    assert capsys.readouterr().out.count("already holds a finished run") == 2
+    assert [r.output_dir.name for r in dpo][-1] == "gpt2-tiny-toy-dpo" and len(dpo) == 3
+    lineage = json.loads((tmp_path / "runs/gpt2-tiny-toy-dpo/lineage.json").read_text())
+    assert lineage["model"] == "runs/gpt2-tiny-toy-instructions" and lineage["parent"]["task"] == "sft"
+    assert (tmp_path / "runs/gpt2-tiny-toy-dpo/model.safetensors").is_file()

@@ -2,7 +2,8 @@
 
 - `chosen` + `rejected` (the prompt implicit in both), or `prompt` + `chosen` + `rejected`;
 - `instruction` (+ `input`) + `chosen` + `rejected`, the usual preference JSON, made into prompt + replies;
-- conversational values (lists of {role, content} turns) pass through as they are.
+- conversational values (lists of {role, content} turns) pass through as they are;
+- for KTO, unpaired replies too: `prompt` + `completion` + `label` (true = desirable, false = undesirable).
 
 A model with a chat template gets the pairs as conversations (prompt = a user turn, replies = assistant
 turns) so TRL formats them with the template; otherwise as plain text.
@@ -10,45 +11,67 @@ turns) so TRL formats them with the template; otherwise as plain text.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import transformers
 from datasets import DatasetDict
+from transformers import AutoModelForCausalLM
 
 from toolkit.chat import alpaca_to_messages, ensure_chat_template
 from toolkit.data import finish_splits, read_splits, require_columns, require_values, strings_in
 from toolkit.errors import ToolkitError
 from toolkit.plots import plot_loss, plot_metrics
-from toolkit.models import load_tokenizer
+from toolkit.models import apply_lora, load_model, load_tokenizer, set_generation_tokens
 from toolkit.recipe import Recipe, TokenizerSpec
 from toolkit.run import (TrainResult, build_training_args, check_output_dir, evaluate_logged,
                          evaluate_only_with_validation, evaluated_splits, finish_run, save_model, say, train_loss)
 
 
-def detect(columns: list[str], where: str) -> str:
+SHAPES = {"explicit": ("prompt", "chosen", "rejected"), "instruction": ("instruction", "chosen", "rejected"),
+          "implicit": ("chosen", "rejected"), "unpaired": ("prompt", "completion", "label")}
+
+
+def detect(columns: list[str], where: str, unpaired: bool) -> str:
     if "chosen" in columns and "rejected" in columns:
         if "prompt" in columns:
             return "explicit"
         return "instruction" if "instruction" in columns else "implicit"
+    if unpaired and "completion" in columns and "label" in columns:
+        return "unpaired"
+    also = " Unpaired data for KTO: 'prompt', 'completion' and a true/false 'label'." if unpaired else ""
     raise ToolkitError(f"{where}: preference data needs 'chosen' and 'rejected' columns (with 'prompt', or "
-                       f"'instruction' and optional 'input'). Columns here: {', '.join(columns)}.")
+                       f"'instruction' and optional 'input').{also} Columns here: {', '.join(columns)}.")
 
 
-def load_pairs(recipe: Recipe, conversational: bool) -> tuple[DatasetDict, str]:
-    """Read, check and convert the recipe's preference data; returns the splits and the shape found."""
+def require_bool_labels(splits: DatasetDict, where: str) -> None:
+    for name, split in splits.items():
+        for row, label in enumerate(split["label"]):
+            if not isinstance(label, bool):
+                raise ToolkitError(f"{where}: split '{name}' row {row + 1}: 'label' must be true (desirable) or false "
+                                   f"(undesirable), got {label!r}.")
+
+
+def load_pairs(recipe: Recipe, conversational: bool, unpaired: bool = False) -> tuple[DatasetDict, str]:
+    """Read, check and convert the recipe's preference data; returns the splits and the shape found.
+    unpaired: also accept prompt + completion + label rows (KTO)."""
     where = f"{recipe.source}: data"
     splits = read_splits(recipe)
-    shape = detect(splits["train"].column_names, where)
-    needed = {"explicit": ("prompt", "chosen", "rejected"), "instruction": ("instruction", "chosen", "rejected"),
-              "implicit": ("chosen", "rejected")}[shape]
+    shape = detect(splits["train"].column_names, where, unpaired)
+    needed = SHAPES[shape]
     require_columns(splits, {f"{c} column": c for c in needed}, where)
-    require_values(splits, needed, where)
+    require_values(splits, [c for c in needed if c != "label"], where)
+    if shape == "unpaired":
+        require_bool_labels(splits, where)
+    replies = ("completion",) if shape == "unpaired" else ("chosen", "rejected")
 
     def convert(row):
         prompt = row.get("prompt")
         if shape == "instruction":
             prompt = alpaca_to_messages(row["instruction"], row.get("input"), None)[0]["content"]
-        out = {"chosen": row["chosen"], "rejected": row["rejected"]}
+        out = {key: row[key] for key in replies}
+        if shape == "unpaired":
+            out["label"] = row["label"]
         if prompt is not None:
             out["prompt"] = prompt
         if not conversational and isinstance(out.get("prompt"), str) and not out["prompt"][-1:].isspace():
@@ -56,34 +79,54 @@ def load_pairs(recipe: Recipe, conversational: bool) -> tuple[DatasetDict, str]:
         if conversational:
             if isinstance(out.get("prompt"), str):
                 out["prompt"] = [{"role": "user", "content": out["prompt"]}]
-            for key in ("chosen", "rejected"):
+            for key in replies:
                 if isinstance(out[key], str):
                     out[key] = [{"role": "assistant", "content": out[key]}]
         return out
 
-    keep = ["prompt", "chosen", "rejected"] if shape != "implicit" else ["chosen", "rejected"]
+    keep = ["prompt", *replies] if shape != "implicit" else list(replies)
+    if shape == "unpaired":
+        keep.append("label")
     converted = DatasetDict({name: split.map(convert, remove_columns=split.column_names).select_columns(keep)
                              for name, split in splits.items()})
     return finish_splits(converted, recipe), shape
 
 
-def prepare_pairs(recipe: Recipe, config_class, defaults: dict):
-    """What reward and DPO share up to the model: the checked config, the output folder, the pairs and the
-    tokenizer. The tokenizer comes first when it exists, since its chat template decides the pairs' form."""
+def prepare_pairs(recipe: Recipe, config_class, defaults: dict, unpaired: bool = False, check_args=None):
+    """What the preference tasks share up to the model: the checked config, the output folder, the pairs and
+    the tokenizer. The tokenizer comes first when it exists, since its chat template decides the pairs' form.
+    check_args(args, where): a task's own checks of its config, before any data is read."""
     where = recipe.source
     args = build_training_args(recipe, config_class, {**defaults, "max_length": recipe.data.max_length})
+    if check_args:
+        check_args(args, where)
     check_output_dir(recipe)
     if isinstance(recipe.model.tokenizer, TokenizerSpec):
-        splits, shape = load_pairs(recipe, conversational=False)
+        splits, shape = load_pairs(recipe, conversational=False, unpaired=unpaired)
         tokenizer = load_tokenizer(recipe.model, f"{where}: model", train_texts=strings_in(splits["train"]))
     else:
         tokenizer = load_tokenizer(recipe.model, f"{where}: model")
-        splits, shape = load_pairs(recipe, conversational=bool(tokenizer.chat_template))
-    if isinstance(splits["train"][0]["chosen"], list):
+        splits, shape = load_pairs(recipe, conversational=bool(tokenizer.chat_template), unpaired=unpaired)
+    first = splits["train"][0]
+    if isinstance(first.get("chosen", first.get("completion")), list):
         ensure_chat_template(tokenizer)  # conversations given as such need a template, ChatML by default
     evaluate_only_with_validation(args, splits, recipe)
     transformers.set_seed(args.seed)
     return args, splits, shape, tokenizer
+
+
+def load_policy(recipe: Recipe, tokenizer, reference: bool = True):
+    """The causal LM a preference method trains, and its reference: a frozen copy of the start for full
+    fine-tuning, None with LoRA (the adapter switched off is the start, no second copy in memory) or when
+    the method has no reference (ORPO)."""
+    where = recipe.source
+    model = load_model(AutoModelForCausalLM, recipe.model, tokenizer, f"{where}: model")
+    set_generation_tokens(model, tokenizer)
+    if recipe.peft:
+        return apply_lora(model, recipe.peft, "CAUSAL_LM", where), None
+    # An explicit frozen copy: TRL would otherwise reload the reference from the config's path, which a model
+    # built from a config (or given new tokens) does not have.
+    return model, copy.deepcopy(model).eval().requires_grad_(False) if reference else None
 
 
 @dataclass
@@ -118,7 +161,8 @@ def train_on_pairs(recipe: Recipe, trainer, tokenizer, report: PairReport, start
     result = finish_run(recipe, trainer, metrics, artifacts, started)
     for name, values in after.items():
         was = before[name]
-        say(f"{name}: {report.accuracy_label} {was.get('accuracy', 0):.3f} -> {values.get('accuracy', 0):.3f}, "
-            f"mean margin {was.get('margin', 0):.3f} -> {values.get('margin', 0):.3f}")
+        accuracy = (f"{report.accuracy_label} {was['accuracy']:.3f} -> {values['accuracy']:.3f}, "
+                    if "accuracy" in values and "accuracy" in was else "")
+        say(f"{name}: {accuracy}mean margin {was.get('margin', 0):.3f} -> {values.get('margin', 0):.3f}")
     say(f"outputs in {output_dir}/")
     return result

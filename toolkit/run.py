@@ -62,7 +62,9 @@ def common_defaults(config_class) -> dict:
                 "ddp_find_unused_parameters": False,
                 "dataloader_pin_memory": torch.cuda.is_available()}  # pinning only helps copies to a GPU
     if not has_accelerator():
-        defaults.update({"bf16": False, "gradient_checkpointing": False})
+        # transformers >= 5.24 renames gradient_checkpointing to activation_checkpointing (the old name warns)
+        checkpointing = "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
+        defaults.update({"bf16": False, checkpointing: False})
     return {key: value for key, value in defaults.items() if key in fields}
 
 
@@ -74,8 +76,10 @@ def build_training_args(recipe: Recipe, config_class, defaults: dict):
     """
     where = f"{recipe.source}: training"
     values = coerce_fields(recipe.training, config_class, where)
-    merged = {"use_cpu": not has_accelerator(), **common_defaults(config_class), **defaults,
-              "output_dir": default_output_dir(recipe), **values}
+    ours = {**common_defaults(config_class), **defaults}
+    if "gradient_checkpointing" in values:  # the recipe's old name wins over our default under the new one
+        ours.pop("activation_checkpointing", None)
+    merged = {"use_cpu": not has_accelerator(), **ours, "output_dir": default_output_dir(recipe), **values}
     try:
         args = config_class(**merged)
         args.device  # sets up the (distributed) state now, before anything else can with other settings
@@ -140,9 +144,12 @@ def lineage(recipe: Recipe) -> dict:
     data = {split: getattr(recipe.data, split) for split in ("train", "validation", "test") if getattr(recipe.data, split)}
     if recipe.data.name:
         data["name"] = recipe.data.name
-    return {"task": recipe.task, "recipe": recipe.source, "output_dir": str(recipe.output_dir),
-            "model": spec.name_or_path or f"new {spec.architecture} from config {spec.config}",
-            "data": data, "parent": parent}
+    facts = {"task": recipe.task, "recipe": recipe.source, "output_dir": str(recipe.output_dir),
+             "model": spec.name_or_path or f"new {spec.architecture} from config {spec.config}",
+             "data": data, "parent": parent}
+    if recipe.rl and recipe.rl.rewards:
+        facts["rewards"] = recipe.rl.rewards  # reward model folders and checkers the policy was optimised against
+    return facts
 
 
 def save_model(trainer, tokenizer, output_dir: Path) -> None:

@@ -7,7 +7,7 @@ import importlib
 from toolkit.errors import ToolkitError
 from toolkit.schema import suggest
 
-TASKS = ("classification", "pretrain", "mlm", "sft", "reward", "dpo", "rlhf")
+TASKS = ("classification", "pretrain", "mlm", "sft", "reward", "dpo", "kto", "orpo", "rlhf")
 
 
 def get_task(name: str, where: str):

@@ -8,16 +8,13 @@ Reports, before and after, the implicit reward accuracy (chosen above rejected) 
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass
 
 from datasets import DatasetDict
-from transformers import AutoModelForCausalLM
 from trl import DPOConfig, DPOTrainer
 
-from toolkit.models import set_generation_tokens, apply_lora, load_model
-from toolkit.preferences import PairReport, prepare_pairs, train_on_pairs
+from toolkit.preferences import PairReport, load_policy, prepare_pairs, train_on_pairs
 from toolkit.recipe import Recipe
 from toolkit.run import (TrainResult, announce, clear_output_dir, eval_datasets, evaluate_logged,
                          model_facts, optimizer_steps)
@@ -40,16 +37,8 @@ class Prepared:
 
 
 def prepare(recipe: Recipe) -> Prepared:
-    where = recipe.source
     args, splits, shape, tokenizer = prepare_pairs(recipe, CONFIG_CLASS, DEFAULTS)
-    model = load_model(AutoModelForCausalLM, recipe.model, tokenizer, f"{where}: model")
-    set_generation_tokens(model, tokenizer)
-    if recipe.peft:
-        model, reference = apply_lora(model, recipe.peft, "CAUSAL_LM", where), None
-    else:
-        # An explicit frozen copy: TRL would otherwise reload the reference from the config's path, which a
-        # model built from a config (or given new tokens) does not have.
-        reference = copy.deepcopy(model).eval().requires_grad_(False)
+    model, reference = load_policy(recipe, tokenizer)
     return Prepared(recipe, args, splits, tokenizer, model, reference, shape)
 
 
