@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from pathlib import Path
@@ -11,6 +12,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import toolkit  # noqa: E402  (after the offline switches: the hub client reads them on import)
+from toolkit.paths import local_path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TOY_SMS = ROOT / "toolkit" / "assets" / "toy_sms.jsonl"
@@ -41,6 +45,57 @@ def classification_recipe(tmp_path: Path, model: dict, **training) -> dict:
                      "per_device_train_batch_size": 16, "learning_rate": 2e-3, "logging_steps": 5,
                      "seed": 0, "disable_tqdm": True, **training},
     }
+
+
+def tiny_model_for(model: dict) -> dict:
+    family = model.get("architecture") or model.get("name_or_path", "")
+    tiny = TINY_GPT2 if "gpt2" in family else TINY_BERT
+    kept = {key: model[key] for key in ("trainable_layers",) if key in model}
+    return {**tiny, **kept}
+
+
+def data_like(task: str, data: dict, tmp_path: Path) -> dict:
+    """Keep shipped data; stand in for files a user brings (e.g. the SMS TSV) with toy rows in their shape."""
+    text_column, label_column = data.get("text_column", "text"), data.get("label_column", "label")
+    if task in ("sft", "rlhf"):
+        instructions = ROOT / "toolkit" / "assets" / "toy_instructions.jsonl"
+        rows = [json.loads(line) for line in instructions.read_text(encoding="utf-8").splitlines()]
+    else:
+        rows = [{label_column: row["label"], text_column: row["text"]} for row in toy_rows()[:200]]
+    data = dict(data)
+    for split in ("train", "validation", "test"):
+        spec = data.get(split)
+        try:
+            if not spec or local_path(spec, split) is not None:
+                continue
+        except toolkit.ToolkitError:
+            pass
+        path = tmp_path / f"{split}{Path(spec).suffix}"
+        if path.suffix in (".json", ".jsonl"):
+            write_jsonl(path, rows)
+        else:
+            with path.open("w", newline="", encoding="utf-8") as handle:
+                writer = csv.DictWriter(handle, [label_column, text_column],
+                                        delimiter="\t" if path.suffix == ".tsv" else ",")
+                writer.writeheader()
+                writer.writerows(rows)
+        data[split] = str(path)
+    return data
+
+
+def tiny_recipe(path: Path, tmp_path: Path, steps: int = 3) -> dict:
+    """A shipped recipe with its model swapped for a tiny one of its family, a few steps on a small slice."""
+    import yaml
+
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw["model"] = tiny_model_for(raw["model"])
+    raw["data"] = {**data_like(raw["task"], raw["data"], tmp_path), "limit": 64}
+    raw["training"].update(max_steps=steps, output_dir=str(tmp_path / "run"), disable_tqdm=True)
+    if raw.get("rl"):
+        # A reward model folder comes from an earlier stage; test_rl runs that path. Here: a built-in check.
+        raw["rl"]["rewards"] = [r if "function" in r else {"function": "has_number"} for r in raw["rl"]["rewards"]]
+        raw["training"].update(per_device_train_batch_size=4, num_generations=4)
+    return raw
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ import yaml
 
 from conftest import TINY_GPT2, classification_recipe, toy_rows, write_jsonl
 from toolkit.cli import main
+from toolkit.devices import accelerator
 
 
 def run_cli(recipe: dict | str, tmp_path, capsys, *extra: str) -> tuple[int, str]:
@@ -96,6 +97,17 @@ CASES = {
     "kto_batch_of_one": (lambda t: {**recipe_with(t, train=rows_file(t, "p.jsonl", [
         {"prompt": "hi", "chosen": "hello", "rejected": "go away"}] * 4)), "task": "kto",
         "training": {"per_device_train_batch_size": 1}}, ["per_device_train_batch_size must be at least 2 for KTO"]),
+    "fp16_without_a_gpu": (lambda t: {**recipe_with(t), "training": {"fp16": True}},
+                           ["training.fp16", "needs a GPU", "Remove fp16"]),
+    "tf32_without_a_gpu": (lambda t: {**recipe_with(t), "training": {"tf32": True}},
+                           ["training.tf32 needs an NVIDIA GPU", "Remove tf32"]),
+    "flash_attention_without_a_gpu": (lambda t: {**recipe_with(t), "model": {**TINY_GPT2,
+                                      "attn_implementation": "flash_attention_2"}},
+                                      ["model.attn_implementation flash_attention_2 needs an NVIDIA GPU", "sdpa"]),
+    "unknown_attention": (lambda t: {**recipe_with(t), "model": {**TINY_GPT2, "attn_implementation": "flash"}},
+                          ["model.attn_implementation 'flash' is not one of", "sdpa"]),
+    "float16_weights_without_a_gpu": (lambda t: {**recipe_with(t), "model": {**TINY_GPT2, "dtype": "float16"}},
+                                      ["model.dtype float16 needs a GPU", "float32"]),
     "dpo_preferences_empty_rejected": (lambda t: {**recipe_with(t, train=rows_file(t, "p.jsonl", [
         {"prompt": "hi", "chosen": "hello", "rejected": "go away"},
         {"prompt": "hi", "chosen": "hello", "rejected": ""}])), "task": "dpo"},
@@ -124,6 +136,8 @@ def _empty_dir(tmp_path) -> str:
 
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))
 def test_bad_input_gives_one_clear_message(case, tmp_path, capsys):
+    if case.endswith("without_a_gpu") and accelerator():
+        pytest.skip("a device check for machines without a GPU")
     make, expected = CASES[case]
     code, err = run_cli(make(tmp_path), tmp_path, capsys)
     assert code == 2

@@ -74,3 +74,15 @@ def test_two_processes_match_one_process_with_the_same_global_batch(task, tmp_pa
     # Same examples per optimizer step, same maths; only the order of float additions differs.
     assert max(abs(x - y) for x, y in zip(a, b)) < 2e-3, (a, b)
     assert two["run"]["weights_identical_across_ranks"] is True
+
+
+def test_attention_and_weight_dtype_are_recipe_options(tmp_path):
+    import toolkit
+
+    recipe = classification_recipe(tmp_path, {**TINY_GPT2, "attn_implementation": "eager", "dtype": "bfloat16"},
+                                   max_steps=2)
+    facts = toolkit.check(recipe)
+    assert facts["attention"] == "eager" and facts["dtype"] == "bfloat16" and facts["device"]
+    result = toolkit.train(recipe)
+    config = json.loads((result.output_dir / "config.json").read_text())
+    assert config["dtype"] == "bfloat16"

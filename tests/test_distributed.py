@@ -7,9 +7,10 @@ import os
 import subprocess
 import sys
 
+import pytest
 import yaml
 
-from conftest import TINY_GPT2, classification_recipe
+from conftest import ROOT, TINY_GPT2, classification_recipe, tiny_recipe
 
 
 def test_two_process_run_trains_once_and_saves_one_model(tmp_path):
@@ -27,9 +28,36 @@ def test_two_process_run_trains_once_and_saves_one_model(tmp_path):
 
     output = tmp_path / "run"
     run = json.loads((output / "run.json").read_text())
-    assert run["world_size"] == 2
+    assert run["world_size"] == 2 and run["weights_identical_across_ranks"] is True
     assert sorted(p.name for p in output.glob("*.safetensors")) == ["model.safetensors"]
     assert not list(output.glob("checkpoint-*"))
     # Progress and results come from the main process only.
     assert done.stdout.count("outputs in ") == 1
     assert json.loads((output / "metrics.json").read_text())["test"]["accuracy"] > 0.8
+
+
+TWO_PROCESS_RECIPES = ["pretrain/gpt2-tiny-pydoc.yaml", "mlm/bert-tiny-pydoc.yaml",
+                       "reward/gpt2-tiny-toy-preferences.yaml",
+                       "kto/gpt2-tiny-toy-preferences.yaml", "orpo/gpt2-tiny-toy-preferences.yaml",
+                       "rlhf/gpt2-tiny-toy-rlhf.yaml"]
+
+
+@pytest.mark.parametrize("name", TWO_PROCESS_RECIPES)
+def test_every_task_runs_as_two_ddp_processes(name, tmp_path):
+    """Classification, SFT and DPO are compared with one process in test_devices; the other tasks run their
+    shipped recipe (made tiny) on two ranks: one output, written once, the same weights on both ranks."""
+    recipe = tiny_recipe(ROOT / "recipes" / name, tmp_path)
+    if recipe["task"] in ("reward", "kto", "orpo"):
+        recipe["training"]["per_device_train_batch_size"] = 4
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
+               str(ROOT / "recipes/accelerate/multi-process-cpu.yaml"), "-m", "toolkit", "train", str(path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    output = tmp_path / "run"
+    run = json.loads((output / "run.json").read_text())
+    assert run["world_size"] == 2 and run["weights_identical_across_ranks"] is True
+    assert sorted(p.name for p in output.glob("*.safetensors")) == ["model.safetensors"]
+    assert done.stdout.count("outputs in ") == 1 and list(output.glob("*.png"))

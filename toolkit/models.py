@@ -50,10 +50,13 @@ def load_tokenizer(spec: ModelSpec, where: str, train_texts=None):
 
 def load_model(auto_class, spec: ModelSpec, tokenizer, where: str, **config_overrides) -> PreTrainedModel:
     """`auto_class` (e.g. AutoModelForSequenceClassification) from a checkpoint or a fresh config."""
+    placement = {"attn_implementation": spec.attn_implementation} if spec.attn_implementation else {}
+    if spec.dtype:
+        placement["dtype"] = spec.dtype if spec.dtype == "auto" else getattr(torch, spec.dtype)
     if spec.name_or_path:
         model = _from_pretrained(auto_class.from_pretrained, spec.name_or_path, f"{where}.name_or_path", "model",
                                  revision=spec.revision, trust_remote_code=spec.trust_remote_code,
-                                 **config_overrides)
+                                 **placement, **config_overrides)
     else:
         special = {f"{name}_token_id": getattr(tokenizer, f"{name}_token_id") for name in ("bos", "eos", "pad")}
         try:
@@ -63,7 +66,12 @@ def load_model(auto_class, spec: ModelSpec, tokenizer, where: str, **config_over
             raise ToolkitError(f"{where}: cannot build a '{spec.architecture}' config: {error}. "
                                f"Use a transformers model type such as gpt2 or bert.") from None
         torch.manual_seed(0)  # the same fresh weights on every rank and every run
-        model = auto_class.from_config(config)
+        if placement.get("dtype") == "auto":
+            placement.pop("dtype")  # a fresh model has no checkpoint dtype to follow
+        try:
+            model = auto_class.from_config(config, **placement)
+        except (ValueError, ImportError) as error:
+            raise ToolkitError(f"{where}: {str(error).strip().splitlines()[0]}") from None
     if len(tokenizer) > model.get_input_embeddings().num_embeddings:
         model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
     model.config.pad_token_id = tokenizer.pad_token_id

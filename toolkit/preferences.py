@@ -25,7 +25,8 @@ from toolkit.plots import plot_loss, plot_metrics
 from toolkit.models import apply_lora, load_model, load_tokenizer, set_generation_tokens
 from toolkit.recipe import Recipe, TokenizerSpec
 from toolkit.run import (TrainResult, build_training_args, check_output_dir, evaluate_logged,
-                         evaluate_only_with_validation, evaluated_splits, finish_run, save_model, say, train_loss)
+                         evaluate_only_with_validation, evaluated_splits, finish_run, save_model, say, train_loss,
+                         train_model)
 
 
 SHAPES = {"explicit": ("prompt", "chosen", "rejected"), "instruction": ("instruction", "chosen", "rejected"),
@@ -145,7 +146,7 @@ def train_on_pairs(recipe: Recipe, trainer, tokenizer, report: PairReport, start
     """Evaluate the held-out pairs, train, evaluate again, save, plot, and say what changed."""
     splits = evaluated_splits(trainer)
     before = {name: evaluate_logged(trainer, split, name, report.keys) for name, split in splits.items()}
-    trainer.train()
+    train_model(trainer)
     after = {name: evaluate_logged(trainer, split, name, report.keys) for name, split in splits.items()
              if name in recipe.eval.splits}
     output_dir = recipe.output_dir

@@ -38,6 +38,8 @@ class ModelSpec:
     trainable_layers: int | None = None  # train only the last N blocks (and what follows them) + head
     revision: str | None = None
     trust_remote_code: bool = False
+    dtype: str | None = None  # weights' dtype: float32 (default), bfloat16, float16, auto (the checkpoint's)
+    attn_implementation: str | None = None  # eager, sdpa (default), flash_attention_2, ... checked against the device
 
 
 @dataclass
@@ -222,6 +224,9 @@ def load_recipe(source: str | Path | dict | Recipe, overrides: list[str] | dict 
                            f"hub id, or {{vocab_size: N}} to train one on the training texts.")
     if not recipe.data.train and not recipe.data.name:
         raise ToolkitError(f"{where}: data needs 'train' (a local file) or 'name' (a hub dataset id).")
+    from toolkit.devices import check_recipe
+
+    check_recipe(recipe)
     return recipe
 
 

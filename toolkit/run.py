@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from accelerate import PartialState
 
+from toolkit.devices import accelerator, bf16_supported, describe as describe_device
 from toolkit.errors import ToolkitError
 from toolkit.recipe import Recipe, dump_recipe
 from toolkit.schema import coerce_fields
@@ -47,8 +48,7 @@ def default_output_dir(recipe: Recipe) -> str:
 
 
 def has_accelerator() -> bool:
-    return torch.cuda.is_available() or torch.backends.mps.is_available() or (
-        hasattr(torch, "xpu") and torch.xpu.is_available())
+    return accelerator() is not None
 
 
 def common_defaults(config_class) -> dict:
@@ -61,10 +61,12 @@ def common_defaults(config_class) -> dict:
     defaults = {"save_strategy": "no", "logging_steps": 10, "report_to": "none",
                 "ddp_find_unused_parameters": False,
                 "dataloader_pin_memory": torch.cuda.is_available()}  # pinning only helps copies to a GPU
+    if not bf16_supported():
+        defaults["bf16"] = False  # TRL's default; emulated on CPUs, missing on pre-Ampere GPUs
     if not has_accelerator():
         # transformers >= 5.24 renames gradient_checkpointing to activation_checkpointing (the old name warns)
         checkpointing = "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
-        defaults.update({"bf16": False, checkpointing: False})
+        defaults[checkpointing] = False
     return {key: value for key, value in defaults.items() if key in fields}
 
 
@@ -103,6 +105,19 @@ def clear_output_dir(recipe: Recipe) -> None:
     if state.is_main_process and recipe.overwrite and (recipe.output_dir / FINISHED).exists():
         shutil.rmtree(recipe.output_dir)
     state.wait_for_everyone()
+
+
+def train_model(trainer) -> None:
+    """trainer.train(), after undoing what an evaluation before training leaves behind.
+
+    Trainer.evaluate() has accelerate prepare the model in evaluation mode, which marks it prepared without a
+    DDP wrapper; train() then sees the mark, skips the wrapper, and each process trains alone with its own
+    gradients (found by comparing ranks' weights). Unmarked, train() wraps it as it should."""
+    model = trainer.model
+    if trainer.model_wrapped is model and getattr(model, "_is_accelerate_prepared", False):
+        del model._is_accelerate_prepared
+        trainer.accelerator._models[:] = [m for m in trainer.accelerator._models if m is not model]
+    trainer.train()
 
 
 def ranks_agree(trainer) -> bool:
@@ -183,7 +198,8 @@ def model_facts(recipe: Recipe, model) -> dict:
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     name = recipe.model.name_or_path or f"{recipe.model.architecture} (new, from config)"
     return {"task": recipe.task, "model": name, "class": type(model).__name__, "parameters": total,
-            "trainable_parameters": trainable}
+            "trainable_parameters": trainable, "device": describe_device(), "dtype": str(model.dtype).split(".")[-1],
+            "attention": getattr(model.config, "_attn_implementation", None)}
 
 
 def length_stats(split, max_length: int) -> dict:

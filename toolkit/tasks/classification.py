@@ -21,8 +21,9 @@ from toolkit.metrics import argmax_logits, classification_metrics, confusion
 from toolkit.models import max_positions, apply_lora, load_model, load_tokenizer, train_last_layers
 from toolkit.plots import plot_confusion, plot_loss
 from toolkit.recipe import Recipe
-from toolkit.run import (evaluate_only_with_validation, TrainResult, announce, build_training_args, check_output_dir, clear_output_dir,
-                         finish_run, length_stats, model_facts, optimizer_steps, save_model, say, train_loss)
+from toolkit.run import (TrainResult, announce, build_training_args, check_output_dir, clear_output_dir,
+                         evaluate_only_with_validation, finish_run, length_stats, model_facts, optimizer_steps,
+                         save_model, say, train_loss, train_model)
 
 CONFIG_CLASS = TrainingArguments
 DEFAULTS = {
@@ -144,7 +145,7 @@ def train(recipe: Recipe) -> TrainResult:
         model=prepared.model, args=prepared.args, train_dataset=prepared.splits["train"],
         eval_dataset=prepared.splits.get("validation"), processing_class=prepared.tokenizer,
         data_collator=DataCollatorWithPadding(prepared.tokenizer), compute_metrics=compute_metrics)
-    trainer.train()
+    train_model(trainer)
 
     metrics = {"train_loss": train_loss(trainer)}
     for name in (s for s in recipe.eval.splits if s in prepared.splits):

@@ -16,8 +16,8 @@ from trl import DPOConfig, DPOTrainer
 
 from toolkit.preferences import PairReport, load_policy, prepare_pairs, train_on_pairs
 from toolkit.recipe import Recipe
-from toolkit.run import (TrainResult, announce, clear_output_dir, eval_datasets, evaluate_logged,
-                         model_facts, optimizer_steps)
+from toolkit.run import (TrainResult, announce, clear_output_dir, eval_datasets, evaluate_logged, model_facts,
+                         optimizer_steps)
 
 CONFIG_CLASS = DPOConfig
 DEFAULTS = {"eval_strategy": "epoch"}

@@ -20,8 +20,9 @@ from toolkit.errors import ToolkitError
 from toolkit.models import max_positions, apply_lora, load_model, load_tokenizer
 from toolkit.plots import plot_loss
 from toolkit.recipe import Recipe
-from toolkit.run import (evaluate_only_with_validation, TrainResult, announce, build_training_args, check_output_dir, clear_output_dir,
-                         finish_run, model_facts, optimizer_steps, save_model, say, train_loss)
+from toolkit.run import (TrainResult, announce, build_training_args, check_output_dir, clear_output_dir,
+                         evaluate_only_with_validation, finish_run, model_facts, optimizer_steps, save_model, say,
+                         train_loss, train_model)
 from toolkit.samples import SampleCallback
 
 CONFIG_CLASS = TrainingArguments
@@ -104,7 +105,7 @@ def run_lm(recipe: Recipe, prepared: Prepared, collator, chat: bool | None = Fal
         trainer.add_callback(callback)  # after the "before" evaluation, which it would otherwise sample too
         if trainer.is_world_process_zero():
             callback.sample(prepared.model, 0, "before")
-    trainer.train()
+    train_model(trainer)
     after = lm_metrics(trainer, prepared.splits, list(recipe.eval.splits))
     return trainer, before, after, callback
 

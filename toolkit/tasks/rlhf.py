@@ -13,10 +13,12 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import transformers
+from accelerate import PartialState
 from datasets import DatasetDict
 from transformers import AutoModelForCausalLM
 from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
@@ -29,8 +31,8 @@ from toolkit.models import set_generation_tokens, apply_lora, load_model, load_t
 from toolkit.plots import plot_metrics
 from toolkit.recipe import Recipe, RLSpec, TokenizerSpec
 from toolkit.rewards import check_function, check_reward_model, load_function
-from toolkit.run import (TrainResult, announce, build_training_args, check_output_dir, clear_output_dir,
-                         finish_run, model_facts, optimizer_steps, save_model, say, train_loss)
+from toolkit.run import (TrainResult, announce, build_training_args, check_output_dir, clear_output_dir, finish_run,
+                         model_facts, optimizer_steps, save_model, say, train_loss, train_model)
 
 ALGORITHMS = {"grpo": (GRPOConfig, GRPOTrainer), "rloo": (RLOOConfig, RLOOTrainer)}
 CONFIG_CLASS = GRPOConfig  # for rl.algorithm: rloo the training block is checked against RLOOConfig
@@ -133,8 +135,16 @@ def keep_reference(model) -> None:
     """TRL's RL trainers build the KL reference by reloading the policy's config path. A model built from
     a config has none, and a loaded one may have gained tokens since: save the starting weights and point
     the config there (the folder is removed after training)."""
-    folder = Path(tempfile.mkdtemp(prefix="toolkit-reference-"))
-    model.save_pretrained(folder)
+    from accelerate.utils import broadcast_object_list
+
+    state = PartialState()
+    token = [uuid.uuid4().hex if state.is_main_process else None]
+    if state.num_processes > 1:
+        broadcast_object_list(token)  # one name for every rank; each machine's first process writes the copy
+    folder = Path(tempfile.gettempdir()) / f"toolkit-reference-{token[0]}"
+    if state.is_local_main_process:
+        model.save_pretrained(folder)
+    state.wait_for_everyone()
     model.config._name_or_path = str(folder)
 
 
@@ -176,14 +186,16 @@ def train(recipe: Recipe) -> TrainResult:
     length = prepared.args.max_completion_length
     held_out = [name for name in ("validation", "test") if name in prepared.splits]
     before = {name: held_out_rewards(prepared, trainer.model, prepared.splits[name], length) for name in held_out}
-    trainer.train()
+    train_model(trainer)
     after = {name: held_out_rewards(prepared, trainer.model, prepared.splits[name], length) for name in held_out
              if name in recipe.eval.splits}
     output_dir = recipe.output_dir
     reference = Path(prepared.model.config._name_or_path)
     if reference.name.startswith("toolkit-reference-"):
         prepared.model.config._name_or_path = str(output_dir)
-        shutil.rmtree(reference, ignore_errors=True)
+        PartialState().wait_for_everyone()
+        if trainer.is_local_process_zero():
+            shutil.rmtree(reference, ignore_errors=True)
     save_model(trainer, prepared.tokenizer, output_dir)
     artifacts = {}
     if trainer.is_world_process_zero():

@@ -21,8 +21,9 @@ from toolkit.data import finish_splits, read_splits, require_columns, require_va
 from toolkit.errors import ToolkitError
 from toolkit.models import set_generation_tokens, max_positions, apply_lora, load_model, load_tokenizer
 from toolkit.recipe import Recipe
-from toolkit.run import (evaluate_only_with_validation, TrainResult, announce, build_training_args, check_output_dir, clear_output_dir,
-                         eval_datasets, evaluated_splits, model_facts, optimizer_steps)
+from toolkit.run import (TrainResult, announce, build_training_args, check_output_dir, clear_output_dir,
+                         eval_datasets, evaluate_only_with_validation, evaluated_splits, model_facts,
+                         optimizer_steps, train_model)
 from toolkit.samples import SampleCallback
 from toolkit.tasks.pretrain import lm_metrics, write_outputs
 
@@ -147,6 +148,6 @@ def train(recipe: Recipe) -> TrainResult:
         trainer.add_callback(callback)  # after the "before" evaluation, which it would otherwise sample too
         if trainer.is_world_process_zero():
             callback.sample(trainer.model, 0, "before")
-    trainer.train()
+    train_model(trainer)
     after = lm_metrics(trainer, evaluated_splits(trainer), list(recipe.eval.splits))
     return write_outputs(recipe, prepared, trainer, before, after, callback, started, "SFT loss")

@@ -1,0 +1,106 @@
+"""What this machine can do, checked against what a recipe asks for when the recipe is loaded, so a GPU
+recipe on the wrong machine fails at once with one message: mixed precision (training.fp16 / bf16 / tf32),
+the weights' dtype (model.dtype) and the attention implementation (model.attn_implementation)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import torch
+
+from toolkit.errors import ToolkitError
+from toolkit.schema import suggest
+
+ATTENTION = ("eager", "sdpa", "flex_attention", "flash_attention_2", "flash_attention_3")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+ATTENTION_PACKAGES = {"flash_attention_2": "flash_attn", "flash_attention_3": "flash_attn_interface"}
+
+
+def accelerator() -> str | None:
+    """The accelerator torch sees: cuda (NVIDIA or ROCm), mps, xpu, or None for a CPU-only machine."""
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.backends.mps.is_available():
+        return "mps"
+    if hasattr(torch, "xpu") and torch.xpu.is_available():
+        return "xpu"
+    return None
+
+
+def bf16_supported() -> bool:
+    """bf16 compute that helps: on CUDA only from Ampere on; CPUs run it, but emulated and slowly."""
+    kind = accelerator()
+    if kind == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return kind in ("mps", "xpu")
+
+
+def describe() -> str:
+    kind = accelerator()
+    if kind == "cuda":
+        count = torch.cuda.device_count()
+        return f"cuda: {torch.cuda.get_device_name(0)}" + (f" x{count}" if count > 1 else "")
+    if kind:
+        return kind
+    return f"cpu ({torch.get_num_threads()} threads, {os.cpu_count()} cores)"
+
+
+def is_on(value) -> bool:
+    return value is True or str(value).lower() in ("true", "1", "yes")
+
+
+def check_precision(training: dict, where: str) -> None:
+    """training: the recipe's training block. Mixed precision it cannot have here is refused."""
+    kind = accelerator()
+    if is_on(training.get("fp16")) and kind is None:
+        raise ToolkitError(f"{where}: training.fp16 asks for fp16 mixed precision, which needs a GPU; this machine "
+                           f"has none ({describe()}). Remove fp16 to train in float32 here, or run on a GPU.")
+    if is_on(training.get("bf16")) and kind == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ToolkitError(f"{where}: training.bf16: this GPU ({torch.cuda.get_device_name(0)}) has no bf16 "
+                           f"support (it needs compute capability 8.0 or newer). Use fp16: true instead.")
+    if is_on(training.get("tf32")) and not (kind == "cuda" and torch.cuda.get_device_capability(0)[0] >= 8):
+        raise ToolkitError(f"{where}: training.tf32 needs an NVIDIA GPU of the Ampere generation or newer; this "
+                           f"machine has {describe()}. Remove tf32.")
+
+
+def check_dtype(dtype: str | None, where: str) -> None:
+    if dtype is None:
+        return
+    if dtype not in DTYPES:
+        raise ToolkitError(f"{where}: model.dtype '{dtype}' is not one of {', '.join(DTYPES)}"
+                           f"{suggest(dtype, DTYPES)}.")
+    if dtype == "float16" and accelerator() is None:
+        raise ToolkitError(f"{where}: model.dtype float16 needs a GPU to train; this machine has none "
+                           f"({describe()}). Use float32 (the default), or bfloat16 to halve memory.")
+    if dtype == "bfloat16" and accelerator() == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ToolkitError(f"{where}: model.dtype bfloat16: this GPU ({torch.cuda.get_device_name(0)}) has no "
+                           f"bf16 support. Use float16 or float32.")
+
+
+def check_attention(implementation: str | None, where: str) -> None:
+    """An implementation transformers knows and this machine can run; a model that lacks it is reported by
+    transformers when it loads."""
+    if implementation is None or implementation in ("eager", "sdpa"):
+        return
+    if "/" in implementation:  # a kernel from the hub, e.g. kernels-community/flash-attn
+        if importlib.util.find_spec("kernels") is None:
+            raise ToolkitError(f"{where}: model.attn_implementation '{implementation}' is a hub kernel, which needs "
+                               f"the 'kernels' package: pip install kernels (and a network to fetch it).")
+        return
+    if implementation not in ATTENTION:
+        raise ToolkitError(f"{where}: model.attn_implementation '{implementation}' is not one of "
+                           f"{', '.join(ATTENTION)}{suggest(implementation, ATTENTION)} (or a hub kernel id).")
+    package = ATTENTION_PACKAGES.get(implementation)
+    if package and accelerator() != "cuda":
+        raise ToolkitError(f"{where}: model.attn_implementation {implementation} needs an NVIDIA GPU; this machine "
+                           f"has {describe()}. Use sdpa (the default), which runs everywhere.")
+    if package and importlib.util.find_spec(package) is None:
+        raise ToolkitError(f"{where}: model.attn_implementation {implementation} needs the '{package}' package, "
+                           f"which is not installed. Install it, or use sdpa (the default).")
+
+
+def check_recipe(recipe) -> None:
+    check_precision(recipe.training, f"{recipe.source}")
+    check_dtype(recipe.model.dtype, recipe.source)
+    check_attention(recipe.model.attn_implementation, recipe.source)
