@@ -88,7 +88,7 @@ def test_dpo_with_lora_uses_the_adapter_free_model_as_reference(tmp_path):
     trainer.train()
     params = dict(trainer.model.named_parameters())
     assert all(torch.equal(params[n], p) for n, p in base.items())
-    assert toolkit.check(recipe)["reference"] == "adapter disabled (LoRA)"
+    assert toolkit.check({**recipe, "overwrite": True})["reference"] == "adapter disabled (LoRA)"
 
 
 def unpaired_rows(n: int) -> list[dict]:

@@ -108,6 +108,21 @@ CASES = {
                           ["model.attn_implementation 'flash' is not one of", "sdpa"]),
     "float16_weights_without_a_gpu": (lambda t: {**recipe_with(t), "model": {**TINY_GPT2, "dtype": "float16"}},
                                       ["model.dtype float16 needs a GPU", "float32"]),
+    "tracker_not_installed": (lambda t: {**recipe_with(t), "training": {"report_to": ["wandb"]}},
+                              ["training.report_to", "'wandb' needs the 'wandb' package", "pip install wandb"]),
+    "jsonl_with_one_bad_line": (lambda t: recipe_with(t, train=_raw_file(t, "bad.jsonl", "".join(
+        ['{"text": "hello", "label": "ham"}\n'] * 5 + ['{"text": "oops", "label": \n'] + [
+            '{"text": "win now", "label": "spam"}\n'] * 5))), ["bad.jsonl", "line 6", "not valid JSON"]),
+    "csv_with_a_broken_row": (lambda t: recipe_with(t, train=_raw_file(t, "bad.csv", "text,label\n" + "hi,ham\n" * 5
+                                                                       + "a,b,c,d\n" + "win,spam\n" * 5)),
+                              ["bad.csv", "line 7", "fields"]),
+    "file_not_utf8": (lambda t: recipe_with(t, train=_raw_file(t, "latin1.csv", "text,label\ncafé,ham\n",
+                                                               encoding="latin-1")),
+                      ["latin1.csv", "not UTF-8", "save it as UTF-8"]),
+    "learning_rate_out_of_range": (lambda t: {**recipe_with(t), "training": {"learning_rate": -0.1}},
+                                   ["training.learning_rate", "-0.1", "must be positive"]),
+    "conflicting_precisions": (lambda t: {**recipe_with(t), "training": {"fp16": True, "bf16": True}},
+                               ["training", "fp16", "bf16"]),
     "dpo_preferences_empty_rejected": (lambda t: {**recipe_with(t, train=rows_file(t, "p.jsonl", [
         {"prompt": "hi", "chosen": "hello", "rejected": "go away"},
         {"prompt": "hi", "chosen": "hello", "rejected": ""}])), "task": "dpo"},
@@ -126,6 +141,12 @@ def _empty_csv(tmp_path) -> str:
 def _empty_file(tmp_path) -> str:
     path = tmp_path / "empty.jsonl"
     path.write_text("", encoding="utf-8")
+    return str(path)
+
+
+def _raw_file(tmp_path, name: str, text: str, encoding: str = "utf-8") -> str:
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
     return str(path)
 
 

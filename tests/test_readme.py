@@ -39,6 +39,15 @@ def test_readme_demo_runs_as_written(tmp_path):
     metrics = json.loads((tmp_path / "demo" / "metrics.json").read_text())
     assert metrics["test"]["accuracy"] > 0.9
 
+    # Its report, as a person sees it: the curves and the confusion matrices render in a real browser.
+    from browser import screenshot
+
+    shot = ROOT / "test-artifacts" / "classification-demo-report.png"
+    images = screenshot(tmp_path / "demo" / "report.html", shot)
+    assert {i["alt"] for i in images} >= {"loss_curve", "confusion_test", "confusion_validation"}
+    assert all(i["width"] > 100 and i["height"] > 100 and i["shown"] > 100 for i in images), images
+    assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 50_000
+
 
 def test_readme_generative_demo_runs_as_written(tmp_path):
     """The chained demo from a copy of recipes/ (so its runs/ stay in the test's folder): samples before and

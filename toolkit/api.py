@@ -117,6 +117,28 @@ def score(model_dir: str | Path, texts: list[str] | str, prompts: list[str] | st
     return scores[0] if single else scores
 
 
+def evaluate(run_dir: str | Path, data: str | Path | None = None, splits: list[str] | None = None) -> dict:
+    """A finished run's held-out metrics, recomputed from its saved model with its task's own metric code
+    ({split: metrics}); `data` evaluates another file in the recipe's columns instead ({"data": metrics})."""
+    from toolkit.evaluation import evaluate as evaluate_run
+
+    return evaluate_run(run_dir, str(data) if data else None, splits)
+
+
+def report(run_dir: str | Path) -> dict[str, Path]:
+    """Rebuild a run's model card (README.md), report.md and report.html from the files it wrote."""
+    from toolkit.report import write_report
+
+    return write_report(run_dir)
+
+
+def compare(first: str | Path, second: str | Path, output: str | Path | None = None) -> Path:
+    """One HTML page with two runs side by side: metrics, recipe differences, plots."""
+    from toolkit.report import compare_runs
+
+    return compare_runs(first, second, Path(output) if output else None)
+
+
 def _merge(overrides, kwargs) -> dict | list | None:
     if not kwargs:
         return overrides

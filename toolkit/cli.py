@@ -23,10 +23,24 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("recipe")
     train.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
     train.add_argument("--overwrite", action="store_true", help="replace a finished run in output_dir")
+    train.add_argument("--resume", action="store_true", help="continue from the last checkpoint in output_dir")
 
     check = commands.add_parser("check", help="validate a recipe and print what would run, without training")
     check.add_argument("recipe")
     check.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
+
+    evaluate = commands.add_parser("eval", help="recompute a finished run's held-out metrics from its saved model")
+    evaluate.add_argument("model_dir")
+    evaluate.add_argument("--data", help="evaluate this file instead (in the recipe's columns)")
+    evaluate.add_argument("--split", action="append", dest="splits", help="validation or test (default: both)")
+
+    report = commands.add_parser("report", help="rebuild a run's model card, report.md and report.html")
+    report.add_argument("run_dir")
+
+    compare = commands.add_parser("compare", help="two runs side by side on one HTML page")
+    compare.add_argument("first")
+    compare.add_argument("second")
+    compare.add_argument("--output", help="the page to write (default: compare-A-vs-B.html here)")
 
     predict = commands.add_parser("predict", help="label texts with a trained classifier")
     predict.add_argument("model_dir")
@@ -61,11 +75,20 @@ def run(args: argparse.Namespace) -> int:
     from toolkit import api
 
     if args.command == "train":
-        overrides = list(args.overrides) + (["overwrite=true"] if args.overwrite else [])
+        overrides = list(args.overrides) + (["overwrite=true"] if args.overwrite else []) + (
+            ["resume=true"] if args.resume else [])
         api.train(args.recipe, overrides)
     elif args.command == "check":
         facts = api.check(args.recipe, args.overrides)
         print(yaml.safe_dump({"would run": facts}, sort_keys=False, allow_unicode=True), end="")
+    elif args.command == "eval":
+        metrics = api.evaluate(args.model_dir, args.data, args.splits)
+        print(json.dumps(metrics, indent=2))
+    elif args.command == "report":
+        for name, path in api.report(args.run_dir).items():
+            print(f"{name}: {path}")
+    elif args.command == "compare":
+        print(api.compare(args.first, args.second, args.output))
     elif args.command == "predict":
         texts = list(args.texts)
         if args.file:

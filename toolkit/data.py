@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import datasets
 from datasets import Dataset, DatasetDict
 
@@ -35,13 +37,36 @@ def load_file(spec: str, where: str) -> Dataset:
     try:
         return datasets.load_dataset(builder, data_files=str(path), split="train", **options)
     except Exception as error:  # the builders raise many types; the user needs the file and the cause
-        cause = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+        while error.__cause__ is not None or error.__context__ is not None:  # the reader's own words
+            error = error.__cause__ or error.__context__
+        cause = " ".join(str(error).split()) or type(error).__name__
         if "corresponds to no data" in cause:
             raise ToolkitError(f"{where}: '{path}' has no rows (a header alone?). Add data or drop the "
                                f"file from the recipe.") from None
-        raise ToolkitError(f"{where}: could not read '{path}' as {builder}: {cause}") from None
+        raise ToolkitError(f"{where}: could not read '{path}' as {builder}: "
+                           f"{first_bad_place(path, builder) or cause}") from None
     finally:
         datasets.enable_progress_bars()
+
+
+def first_bad_place(path: Path, builder: str) -> str | None:
+    """Where a file that failed to load goes wrong, found by reading it again line by line (only after a
+    failure, so a good file is read once): bytes that are not UTF-8, or the first line that is not JSON."""
+    import json
+
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                return (f"line {number} is not UTF-8 text (byte 0x{raw[error.start]:02x} at column {error.start + 1}); "
+                        f"save it as UTF-8")
+            if builder == "json" and path.suffix.lower() == ".jsonl" and line.strip():
+                try:
+                    json.loads(line)
+                except json.JSONDecodeError as error:
+                    return f"line {number} is not valid JSON ({error.msg} at column {error.colno}); fix or drop it"
+    return None
 
 
 def load_hub(spec: DataSpec, where: str) -> DatasetDict:

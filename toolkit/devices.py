@@ -53,6 +53,9 @@ def is_on(value) -> bool:
 def check_precision(training: dict, where: str) -> None:
     """training: the recipe's training block. Mixed precision it cannot have here is refused."""
     kind = accelerator()
+    if is_on(training.get("fp16")) and is_on(training.get("bf16")):
+        raise ToolkitError(f"{where}: training.fp16 and training.bf16 are both on; mixed precision is one or the "
+                           f"other. Keep bf16 on GPUs that have it (Ampere and newer), fp16 on older ones.")
     if is_on(training.get("fp16")) and kind is None:
         raise ToolkitError(f"{where}: training.fp16 asks for fp16 mixed precision, which needs a GPU; this machine "
                            f"has none ({describe()}). Remove fp16 to train in float32 here, or run on a GPU.")

@@ -9,3 +9,8 @@ class ToolkitError(Exception):
     """
 
     exit_code = 2
+
+    def __init__(self, message: str):
+        # One line, always: a newline or other control character from the user's own keys or values is
+        # shown escaped, so it can be seen and the message stays one line.
+        super().__init__("".join(c if c.isprintable() else repr(c)[1:-1] for c in message))

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from toolkit.errors import ToolkitError
 from toolkit.recipe import load_recipe, parse_overrides, read_yaml
-from toolkit.run import FINISHED, TrainResult, say
+from toolkit.outputs import FINISHED
+from toolkit.run import (TrainResult, say)
 
 
 def is_pipeline(source) -> bool:

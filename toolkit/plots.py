@@ -9,6 +9,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from toolkit.files import save_figure  # noqa: E402
+
 
 def plot_loss(log_history: list[dict], path: Path, title: str = "Loss") -> Path | None:
     """Training loss per logging step and eval loss per evaluation, against the optimizer step."""
@@ -28,7 +30,7 @@ def plot_loss(log_history: list[dict], path: Path, title: str = "Loss") -> Path 
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path)
     plt.close(fig)
     return path
 
@@ -44,7 +46,7 @@ def plot_confusion(matrix: list[list[int]], label_names: list[str], path: Path, 
                                                                               cmap="Blues")
     ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path)
     plt.close(fig)
     return path
 
@@ -72,6 +74,6 @@ def plot_metrics(log_history: list[dict], names: list[str], path: Path, title: s
         ax.legend()
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path)
     plt.close(fig)
     return path

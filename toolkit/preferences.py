@@ -24,9 +24,9 @@ from toolkit.errors import ToolkitError
 from toolkit.plots import plot_loss, plot_metrics
 from toolkit.models import apply_lora, load_model, load_tokenizer, set_generation_tokens
 from toolkit.recipe import Recipe, TokenizerSpec
-from toolkit.run import (TrainResult, build_training_args, check_output_dir, evaluate_logged,
-                         evaluate_only_with_validation, evaluated_splits, finish_run, save_model, say, train_loss,
-                         train_model)
+from toolkit.outputs import check_output_dir
+from toolkit.run import (TrainResult, build_training_args, evaluate_logged, evaluate_only_with_validation,
+                         evaluated_splits, finish_run, save_model, say, train_loss, train_model)
 
 
 SHAPES = {"explicit": ("prompt", "chosen", "rejected"), "instruction": ("instruction", "chosen", "rejected"),

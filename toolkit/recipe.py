@@ -115,6 +115,7 @@ class Recipe:
     eval: EvalSpec = field(default_factory=EvalSpec)
     rl: RLSpec | None = None
     overwrite: bool = False
+    resume: bool = False  # continue from the last checkpoint in output_dir
     source: str = "<python>"  # where the recipe came from, for messages; not a recipe key
 
     def to_dict(self) -> dict:
@@ -173,9 +174,9 @@ def read_yaml(path: Path) -> dict:
         raise ToolkitError(f"{path}: not UTF-8 text. Save the recipe as UTF-8.") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        at = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or str(error)
-        raise ToolkitError(f"{path}:{at}: not valid YAML ({problem}). Fix the syntax there.") from None
+        at = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
+        problem = " ".join(str(getattr(error, "problem", None) or error).split())
+        raise ToolkitError(f"{path}:{at or ''} not valid YAML ({problem}). Fix the syntax there.") from None
     if raw is None:
         raise ToolkitError(f"{path}: the recipe is empty. It needs at least task, model and data.")
     if not isinstance(raw, dict):
@@ -213,6 +214,7 @@ def load_recipe(source: str | Path | dict | Recipe, overrides: list[str] | dict 
         eval=build(EvalSpec, raw.get("eval"), f"{where}: eval"),
         rl=build(RLSpec, raw["rl"], f"{where}: rl") if raw.get("rl") is not None else None,
         overwrite=checked.get("overwrite", False),
+        resume=checked.get("resume", False),
         source=where,
     )
     model = recipe.model
@@ -230,5 +232,5 @@ def load_recipe(source: str | Path | dict | Recipe, overrides: list[str] | dict 
     return recipe
 
 
-def dump_recipe(recipe: Recipe, path: Path) -> None:
-    path.write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False), encoding="utf-8")
+def recipe_text(recipe: Recipe) -> str:
+    return yaml.safe_dump(recipe.to_dict(), sort_keys=False)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,10 +14,13 @@ from accelerate import PartialState
 
 from toolkit.devices import accelerator, bf16_supported, describe as describe_device
 from toolkit.errors import ToolkitError
-from toolkit.recipe import Recipe, dump_recipe
+from toolkit.files import save_atomic, write_atomic
+from toolkit.guards import NoFinalCheckpoint, StopOnNonFinite
+from toolkit.outputs import FINISHED, tidy_finished
+from toolkit.recipe import Recipe, recipe_text
+from toolkit.report import write_report
 from toolkit.schema import coerce_fields
 
-FINISHED = "run.json"  # written last: its presence means the run completed
 
 
 @dataclass
@@ -58,7 +60,11 @@ def common_defaults(config_class) -> dict:
     14-25x slower (no native bf16, recomputed activations): off unless there is an accelerator.
     """
     fields = {f.name for f in dataclasses.fields(config_class)}
-    defaults = {"save_strategy": "no", "logging_steps": 10, "report_to": "none",
+    # Checkpoints every 500 steps (transformers' default) so a crashed run can resume; a finished run
+    # removes them unless the recipe sets save_strategy. NaN losses are logged as they are (the guard
+    # stops on them) instead of being replaced by the running mean.
+    defaults = {"save_strategy": "steps", "save_steps": 500, "save_total_limit": 2, "logging_nan_inf_filter": False,
+                "logging_steps": 10, "report_to": "none",
                 "ddp_find_unused_parameters": False,
                 "dataloader_pin_memory": torch.cuda.is_available()}  # pinning only helps copies to a GPU
     if not bf16_supported():
@@ -70,6 +76,36 @@ def common_defaults(config_class) -> dict:
     return {key: value for key, value in defaults.items() if key in fields}
 
 
+TRACKERS = {"tensorboard": ("tensorboard", "tensorboardX"), "trackio": ("trackio",), "wandb": ("wandb",),
+            "mlflow": ("mlflow",), "comet_ml": ("comet_ml",), "clearml": ("clearml",), "dvclive": ("dvclive",)}
+
+
+def check_trackers(values: dict, where: str) -> None:
+    """report_to names loggers transformers feeds; one that is not installed fails here, not mid-run."""
+    import importlib.util
+
+    wanted = values.get("report_to") or []
+    for name in [wanted] if isinstance(wanted, str) else wanted:
+        packages = TRACKERS.get(name, ())
+        if packages and not any(importlib.util.find_spec(package) for package in packages):
+            raise ToolkitError(f"{where}.report_to: '{name}' needs the '{packages[0]}' package, which is not "
+                               f"installed: pip install {packages[0]} (or pip install 'toolkit[tracking]').")
+
+
+# Values the trainer would take and then fail on, or train nonsense with: (test, what it must be).
+RANGES = {"learning_rate": (lambda v: v > 0, "positive"), "num_train_epochs": (lambda v: v > 0, "positive"),
+          "per_device_train_batch_size": (lambda v: v >= 1, "at least 1"),
+          "per_device_eval_batch_size": (lambda v: v >= 1, "at least 1"),
+          "gradient_accumulation_steps": (lambda v: v >= 1, "at least 1"),
+          "weight_decay": (lambda v: v >= 0, "zero or more"), "max_grad_norm": (lambda v: v >= 0, "zero or more")}
+
+
+def check_ranges(values: dict, where: str) -> None:
+    for key, (valid, wanted) in RANGES.items():
+        if key in values and isinstance(values[key], (int, float)) and not valid(values[key]):
+            raise ToolkitError(f"{where}.{key} is {values[key]}; it must be {wanted}.")
+
+
 def build_training_args(recipe: Recipe, config_class, defaults: dict):
     """The trainer config from the recipe's `training` block: its own field names, checked, over our defaults.
 
@@ -78,6 +114,8 @@ def build_training_args(recipe: Recipe, config_class, defaults: dict):
     """
     where = f"{recipe.source}: training"
     values = coerce_fields(recipe.training, config_class, where)
+    check_trackers(values, where)
+    check_ranges(values, where)
     ours = {**common_defaults(config_class), **defaults}
     if "gradient_checkpointing" in values:  # the recipe's old name wins over our default under the new one
         ours.pop("activation_checkpointing", None)
@@ -91,22 +129,6 @@ def build_training_args(recipe: Recipe, config_class, defaults: dict):
     return args
 
 
-def check_output_dir(recipe: Recipe) -> None:
-    """Refuse to train over a finished run unless the recipe says overwrite: true."""
-    output_dir = recipe.output_dir
-    if (output_dir / FINISHED).exists() and not recipe.overwrite:
-        raise ToolkitError(f"{output_dir}: already holds a finished run ({FINISHED}). Choose another "
-                           f"training.output_dir, or set overwrite: true (CLI: --overwrite) to replace it.")
-
-
-def clear_output_dir(recipe: Recipe) -> None:
-    """Called once validation has passed: an overwritten run's old files must not mix with the new ones."""
-    state = PartialState()
-    if state.is_main_process and recipe.overwrite and (recipe.output_dir / FINISHED).exists():
-        shutil.rmtree(recipe.output_dir)
-    state.wait_for_everyone()
-
-
 def train_model(trainer) -> None:
     """trainer.train(), after undoing what an evaluation before training leaves behind.
 
@@ -117,7 +139,11 @@ def train_model(trainer) -> None:
     if trainer.model_wrapped is model and getattr(model, "_is_accelerate_prepared", False):
         del model._is_accelerate_prepared
         trainer.accelerator._models[:] = [m for m in trainer.accelerator._models if m is not model]
-    trainer.train()
+    guard = StopOnNonFinite()
+    trainer.add_callback(guard)
+    trainer.add_callback(NoFinalCheckpoint())
+    trainer.train(resume_from_checkpoint=trainer.args.resume_from_checkpoint)
+    guard.raise_if_stopped(trainer.args.output_dir)
 
 
 def ranks_agree(trainer) -> bool:
@@ -138,14 +164,17 @@ def finish_run(recipe: Recipe, trainer, metrics: dict, artifacts: dict[str, Path
              "log_history": output_dir / "log_history.json", "lineage": output_dir / "lineage.json"}
     artifacts.update(named)
     if is_main_process():
-        dump_recipe(recipe, named["recipe"])
-        named["metrics"].write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-        named["log_history"].write_text(json.dumps(trainer.state.log_history, indent=1), encoding="utf-8")
-        named["lineage"].write_text(json.dumps(lineage(recipe), indent=2), encoding="utf-8")
+        write_atomic(named["recipe"], recipe_text(recipe))
+        write_atomic(named["metrics"], json.dumps(metrics, indent=2))
+        write_atomic(named["log_history"], json.dumps(trainer.state.log_history, indent=1))
+        write_atomic(named["lineage"], json.dumps(lineage(recipe), indent=2))
+        write_atomic(output_dir / "training_args.json", trainer.args.to_json_string())
         info = {"task": recipe.task, "source": recipe.source, "world_size": trainer.args.world_size,
-                "weights_identical_across_ranks": agree, "seconds": round(time.time() - started, 1),
-                "artifacts": {name: str(path) for name, path in artifacts.items()}}
-        (output_dir / FINISHED).write_text(json.dumps(info, indent=2), encoding="utf-8")
+                "weights_identical_across_ranks": agree, "seconds": round(time.time() - started, 1)}
+        artifacts.update(write_report(output_dir, info))
+        info["artifacts"] = {name: str(path) for name, path in artifacts.items()}
+        write_atomic(output_dir / FINISHED, json.dumps(info, indent=2))
+        tidy_finished(recipe)
     PartialState().wait_for_everyone()
     return TrainResult(output_dir=output_dir, metrics=metrics, artifacts=artifacts)
 
@@ -172,10 +201,9 @@ def save_model(trainer, tokenizer, output_dir: Path) -> None:
     if trainer.is_world_process_zero():
         model = trainer.model
         if hasattr(model, "merge_and_unload"):
-            model.save_pretrained(output_dir / "adapter")
+            save_atomic(model.save_pretrained, output_dir / "adapter")
             model = copy.deepcopy(model).merge_and_unload()  # the trainer's model stays as it trained
-        model.save_pretrained(output_dir)
-        tokenizer.save_pretrained(output_dir)
+        save_atomic(lambda folder: (model.save_pretrained(folder), tokenizer.save_pretrained(folder)), output_dir)
     trainer.accelerator.wait_for_everyone()
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
+from toolkit.files import write_atomic
 from toolkit.generation import generate_with
 from toolkit.run import say
 
@@ -41,5 +42,5 @@ class SampleCallback(TrainerCallback):
     def save(self, path: Path) -> Path | None:
         if not self.rows:
             return None
-        path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in self.rows), encoding="utf-8")
+        write_atomic(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in self.rows))
         return path

@@ -21,9 +21,9 @@ from toolkit.metrics import argmax_logits, classification_metrics, confusion
 from toolkit.models import max_positions, apply_lora, load_model, load_tokenizer, train_last_layers
 from toolkit.plots import plot_confusion, plot_loss
 from toolkit.recipe import Recipe
-from toolkit.run import (TrainResult, announce, build_training_args, check_output_dir, clear_output_dir,
-                         evaluate_only_with_validation, finish_run, length_stats, model_facts, optimizer_steps,
-                         save_model, say, train_loss, train_model)
+from toolkit.outputs import check_output_dir, clear_output_dir
+from toolkit.run import (TrainResult, announce, build_training_args, evaluate_only_with_validation, finish_run,
+                         length_stats, model_facts, optimizer_steps, save_model, say, train_loss, train_model)
 
 CONFIG_CLASS = TrainingArguments
 DEFAULTS = {
@@ -129,6 +129,12 @@ def evaluate_split(trainer: Trainer, dataset, name: str, label_names: list[str])
     metrics["confusion_matrix"] = confusion(output.label_ids, predictions, len(label_names))
     return metrics
 
+
+def evaluate(prepared: Prepared, names: list[str]) -> dict:
+    """The held-out metrics `train` reports, for a saved model (toolkit eval)."""
+    trainer = Trainer(model=prepared.model, args=prepared.args, processing_class=prepared.tokenizer,
+                      data_collator=DataCollatorWithPadding(prepared.tokenizer))
+    return {name: evaluate_split(trainer, prepared.splits[name], name, prepared.label_names) for name in names}
 
 def train(recipe: Recipe) -> TrainResult:
     started = time.time()

@@ -21,7 +21,8 @@ from trl.data_utils import unpair_preference_dataset
 from toolkit.errors import ToolkitError
 from toolkit.preferences import PairReport, load_policy, prepare_pairs, train_on_pairs
 from toolkit.recipe import Recipe
-from toolkit.run import (TrainResult, announce, clear_output_dir, eval_datasets, evaluate_logged, model_facts,
+from toolkit.outputs import clear_output_dir
+from toolkit.run import (TrainResult, announce, eval_datasets, evaluate_logged, evaluated_splits, model_facts,
                          optimizer_steps)
 
 CONFIG_CLASS = KTOConfig
@@ -87,6 +88,12 @@ REPORT = PairReport(keys=REPORTED, plot_keys=["rewards/margins", "kl"], plot_nam
 def preference_metrics(trainer: KTOTrainer, dataset, name: str) -> dict:
     return evaluate_logged(trainer, dataset, name, REPORTED)
 
+
+def evaluate(prepared: Prepared, names: list[str]) -> dict:
+    """Held-out implicit rewards of a saved policy against its reference (toolkit eval)."""
+    trainer = build_trainer(prepared)
+    splits = evaluated_splits(trainer)
+    return {name: preference_metrics(trainer, splits[name], name) for name in names}
 
 def train(recipe: Recipe) -> TrainResult:
     started = time.time()

@@ -9,10 +9,13 @@ from dataclasses import dataclass, field
 
 from transformers import AutoModelForMaskedLM, DataCollatorForLanguageModeling, TrainingArguments
 
+from toolkit.files import write_atomic
 from toolkit.recipe import Recipe
-from toolkit.run import TrainResult, clear_output_dir, is_main_process, say
+from toolkit.outputs import clear_output_dir
+from toolkit.run import (TrainResult, is_main_process, say)
 from toolkit.tasks import pretrain
 from toolkit.tasks.pretrain import cleaning_metrics, prepare_lm, run_lm, write_outputs
+from toolkit.tasks.pretrain import evaluate as evaluate_lm
 
 
 @dataclass
@@ -42,6 +45,9 @@ def fill_mask_with(model, tokenizer, texts: list[str], top_k: int = 5) -> list[l
     return results
 
 
+def evaluate(prepared, names: list[str]) -> dict:
+    return evaluate_lm(prepared, names, mlm=True)
+
 def train(recipe: Recipe) -> TrainResult:
     started = time.time()
     prepared = prepare(recipe)
@@ -56,8 +62,7 @@ def train(recipe: Recipe) -> TrainResult:
                 for text, preds in zip(prompts, fill_mask_with(trainer.model, prepared.tokenizer, prompts))]
         recipe.output_dir.mkdir(parents=True, exist_ok=True)
         extra["fill_mask"] = recipe.output_dir / "fill_mask.jsonl"
-        extra["fill_mask"].write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows),
-                                      encoding="utf-8")
+        write_atomic(extra["fill_mask"], "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
         for row in rows:
             say(f"  fill-mask {row['text']!r} -> {[p['token'] for p in row['predictions']]}")
     return write_outputs(recipe, prepared, trainer, before, after, None, started, "Masked LM loss", extra,

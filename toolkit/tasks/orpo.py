@@ -17,7 +17,8 @@ from datasets import DatasetDict
 
 from toolkit.preferences import PairReport, load_policy, prepare_pairs, train_on_pairs
 from toolkit.recipe import Recipe
-from toolkit.run import (TrainResult, announce, clear_output_dir, eval_datasets, evaluate_logged, model_facts,
+from toolkit.outputs import clear_output_dir
+from toolkit.run import (TrainResult, announce, eval_datasets, evaluate_logged, evaluated_splits, model_facts,
                          optimizer_steps)
 
 with warnings.catch_warnings():  # TRL warns on import that experimental APIs may change; the docs say so
@@ -66,6 +67,12 @@ REPORT = PairReport(keys=REPORTED, plot_keys=["rewards/accuracies", "rewards/mar
 def preference_metrics(trainer: ORPOTrainer, dataset, name: str) -> dict:
     return evaluate_logged(trainer, dataset, name, REPORTED)
 
+
+def evaluate(prepared: Prepared, names: list[str]) -> dict:
+    """Held-out implicit rewards of a saved policy against its reference (toolkit eval)."""
+    trainer = build_trainer(prepared)
+    splits = evaluated_splits(trainer)
+    return {name: preference_metrics(trainer, splits[name], name) for name in names}
 
 def train(recipe: Recipe) -> TrainResult:
     started = time.time()

@@ -20,9 +20,9 @@ from toolkit.errors import ToolkitError
 from toolkit.models import max_positions, apply_lora, load_model, load_tokenizer
 from toolkit.plots import plot_loss
 from toolkit.recipe import Recipe
-from toolkit.run import (TrainResult, announce, build_training_args, check_output_dir, clear_output_dir,
-                         evaluate_only_with_validation, finish_run, model_facts, optimizer_steps, save_model, say,
-                         train_loss, train_model)
+from toolkit.outputs import check_output_dir, clear_output_dir
+from toolkit.run import (TrainResult, announce, build_training_args, evaluate_only_with_validation, finish_run,
+                         model_facts, optimizer_steps, save_model, say, train_loss, train_model)
 from toolkit.samples import SampleCallback
 
 CONFIG_CLASS = TrainingArguments
@@ -106,6 +106,7 @@ def run_lm(recipe: Recipe, prepared: Prepared, collator, chat: bool | None = Fal
         if trainer.is_world_process_zero():
             callback.sample(prepared.model, 0, "before")
     train_model(trainer)
+    transformers.set_seed(prepared.args.seed)  # masked LM draws its masks: the same ones `toolkit eval` draws
     after = lm_metrics(trainer, prepared.splits, list(recipe.eval.splits))
     return trainer, before, after, callback
 
@@ -132,6 +133,15 @@ def write_outputs(recipe: Recipe, prepared, trainer: Trainer, before: dict, afte
     say(f"outputs in {output_dir}/")
     return result
 
+
+def evaluate(prepared: Prepared, names: list[str], mlm: bool = False) -> dict:
+    """Loss and perplexity of a saved model on held-out blocks (toolkit eval)."""
+    collator = DataCollatorForLanguageModeling(prepared.tokenizer, mlm=mlm,
+                                               mlm_probability=getattr(prepared.args, "mlm_probability", 0.15))
+    transformers.set_seed(prepared.args.seed)  # masked LM: the same masks on every call
+    trainer = Trainer(model=prepared.model, args=prepared.args, processing_class=prepared.tokenizer,
+                      data_collator=collator)
+    return lm_metrics(trainer, prepared.splits, names)
 
 def train(recipe: Recipe) -> TrainResult:
     started = time.time()

@@ -17,7 +17,9 @@ from trl import RewardConfig, RewardTrainer
 from toolkit.models import apply_lora, load_model
 from toolkit.preferences import PairReport, prepare_pairs, train_on_pairs
 from toolkit.recipe import Recipe
-from toolkit.run import TrainResult, announce, clear_output_dir, eval_datasets, model_facts, optimizer_steps
+from toolkit.outputs import clear_output_dir
+from toolkit.run import (TrainResult, announce, eval_datasets, evaluate_logged, evaluated_splits, model_facts,
+                         optimizer_steps)
 
 CONFIG_CLASS = RewardConfig
 DEFAULTS = {"eval_strategy": "epoch"}
@@ -59,6 +61,12 @@ REPORT = PairReport(keys={"accuracy": "accuracy", "margin": "margin"}, plot_keys
                     plot_name="pairs", plot_title="Reward model on preference pairs",
                     loss_title="Reward model loss", accuracy_label="pairwise accuracy")
 
+
+def evaluate(prepared: Prepared, names: list[str]) -> dict:
+    """Pairwise accuracy and margin of a saved reward model (toolkit eval)."""
+    trainer = build_trainer(prepared)
+    splits = evaluated_splits(trainer)
+    return {name: evaluate_logged(trainer, splits[name], name, REPORT.keys) for name in names}
 
 def train(recipe: Recipe) -> TrainResult:
     started = time.time()

@@ -26,17 +26,21 @@ from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
 from toolkit.chat import alpaca_to_messages, ensure_chat_template
 from toolkit.data import finish_splits, read_splits, require_columns, require_values, strings_in
 from toolkit.errors import ToolkitError
+from toolkit.api import score
 from toolkit.generation import generate_with
 from toolkit.models import set_generation_tokens, apply_lora, load_model, load_tokenizer
 from toolkit.plots import plot_metrics
 from toolkit.recipe import Recipe, RLSpec, TokenizerSpec
 from toolkit.rewards import check_function, check_reward_model, load_function
-from toolkit.run import (TrainResult, announce, build_training_args, check_output_dir, clear_output_dir, finish_run,
-                         model_facts, optimizer_steps, save_model, say, train_loss, train_model)
+from toolkit.outputs import check_output_dir, clear_output_dir
+from toolkit.run import (TrainResult, announce, build_training_args, finish_run, model_facts, optimizer_steps,
+                         save_model, say, train_loss, train_model)
 
 ALGORITHMS = {"grpo": (GRPOConfig, GRPOTrainer), "rloo": (RLOOConfig, RLOOTrainer)}
 CONFIG_CLASS = GRPOConfig  # for rl.algorithm: rloo the training block is checked against RLOOConfig
-DEFAULTS = {"logging_steps": 5, "max_completion_length": 32}
+# Dropout off: with it, the policy's log-probs differ from the reference's at step 0 (a false KL) and the
+# importance ratios are noise; TRL's own docs recommend it with a reference model.
+DEFAULTS = {"logging_steps": 5, "max_completion_length": 32, "disable_dropout": True}
 
 
 def config_class_for(recipe: Recipe):
@@ -159,8 +163,7 @@ def describe(prepared: Prepared) -> dict:
 
 
 def held_out_rewards(prepared: Prepared, model, split, max_new_tokens: int) -> dict:
-    """Mean of each reward function over greedy completions of the held-out prompts (reward models are
-    scored by the trainer during training; here the functions tell the story without a second model)."""
+    """Mean of each reward (function or reward model) over greedy completions of the held-out prompts."""
     rows = split.to_dict()
     prompts = [p if isinstance(p, str) else p[0]["content"] for p in rows["prompt"]]
     chat = not isinstance(rows["prompt"][0], str)
@@ -170,9 +173,16 @@ def held_out_rewards(prepared: Prepared, model, split, max_new_tokens: int) -> d
     for reward in prepared.rewards:
         if callable(reward.function):
             scores = reward.function(prompts=prompts, completions=completions, **columns)
-            means[reward.name] = sum(s or 0.0 for s in scores) / len(scores)
+        else:  # a reward model's folder: it reads prompt and reply as it was trained to
+            scores = score(reward.function, completions, prompts)
+        means[reward.name] = sum(s or 0.0 for s in scores) / len(scores)
     return {"rewards": means, "examples": [{"prompt": p, "completion": c} for p, c in zip(prompts[:5], completions)]}
 
+
+def evaluate(prepared: Prepared, names: list[str]) -> dict:
+    """Mean of each reward function over greedy completions of held-out prompts (toolkit eval)."""
+    length = prepared.args.max_completion_length
+    return {name: held_out_rewards(prepared, prepared.model, prepared.splits[name], length) for name in names}
 
 def train(recipe: Recipe) -> TrainResult:
     started = time.time()

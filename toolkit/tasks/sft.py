@@ -21,9 +21,9 @@ from toolkit.data import finish_splits, read_splits, require_columns, require_va
 from toolkit.errors import ToolkitError
 from toolkit.models import set_generation_tokens, max_positions, apply_lora, load_model, load_tokenizer
 from toolkit.recipe import Recipe
-from toolkit.run import (TrainResult, announce, build_training_args, check_output_dir, clear_output_dir,
-                         eval_datasets, evaluate_only_with_validation, evaluated_splits, model_facts,
-                         optimizer_steps, train_model)
+from toolkit.outputs import check_output_dir, clear_output_dir
+from toolkit.run import (TrainResult, announce, build_training_args, eval_datasets, evaluate_only_with_validation,
+                         evaluated_splits, model_facts, optimizer_steps, train_model)
 from toolkit.samples import SampleCallback
 from toolkit.tasks.pretrain import lm_metrics, write_outputs
 
@@ -134,6 +134,11 @@ def build_trainer(prepared: Prepared, callbacks=None) -> SFTTrainer:
                       eval_dataset=eval_datasets(prepared.splits), processing_class=prepared.tokenizer,
                       callbacks=callbacks)
 
+
+def evaluate(prepared: Prepared, names: list[str]) -> dict:
+    """Held-out loss and perplexity of a saved model, on the tokens training is scored on (toolkit eval)."""
+    trainer = build_trainer(prepared)
+    return lm_metrics(trainer, evaluated_splits(trainer), names)
 
 def train(recipe: Recipe) -> TrainResult:
     started = time.time()

@@ -1,0 +1,107 @@
+"""What users look at: every task's run folder holds the recipe as run, metrics, plots, a model card and a
+report; `toolkit eval` recomputes the metrics the run wrote; `toolkit report` and `toolkit compare` work
+from the folder alone."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import toolkit
+from conftest import ROOT, tiny_recipe
+from toolkit.cli import main
+from toolkit.report import flatten
+
+PNG = b"\x89PNG\r\n\x1a\n"
+RECIPES = {"classification": "classification/minilm-toy-sms.yaml", "pretrain": "pretrain/gpt2-tiny-pydoc.yaml",
+           "mlm": "mlm/bert-tiny-pydoc.yaml", "sft": "sft/gpt2-tiny-toy-instructions.yaml",
+           "reward": "reward/gpt2-tiny-toy-preferences.yaml", "dpo": "dpo/gpt2-tiny-toy-preferences.yaml",
+           "kto": "kto/gpt2-tiny-toy-preferences.yaml", "orpo": "orpo/gpt2-tiny-toy-preferences.yaml",
+           "rlhf": "rlhf/gpt2-tiny-reversal-grpo.yaml"}
+
+
+def held_out(metrics: dict) -> dict:
+    return {split: values for split, values in metrics.items() if split in ("validation", "test")}
+
+
+@pytest.mark.parametrize("task", RECIPES)
+def test_run_folder_holds_what_a_person_reads_and_eval_reproduces_it(task, tmp_path, capsys):
+    recipe = tiny_recipe(ROOT / "recipes" / RECIPES[task], tmp_path, steps=4)
+    recipe["training"]["logging_steps"] = 1
+    result = toolkit.train(recipe)
+    folder = result.output_dir
+    for name in ("recipe.yaml", "metrics.json", "log_history.json", "lineage.json", "run.json", "README.md",
+                 "report.md", "report.html"):
+        assert (folder / name).is_file(), name
+    plots = sorted(folder.glob("*.png"))
+    assert plots and all(p.read_bytes().startswith(PNG) and p.stat().st_size > 2000 for p in plots)
+    card = (folder / "README.md").read_text()
+    assert card.startswith("---\n") and "library_name: transformers" in card and f"- {task}" in card
+    assert "## Results" in card and "```yaml" in card  # metrics and the recipe as run
+    page = (folder / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == len(plots)
+
+    written = held_out(json.loads((folder / "metrics.json").read_text()))
+    assert written, "the run evaluated no held-out split"
+    capsys.readouterr()
+    assert main(["eval", str(folder)]) == 0
+    again = json.loads(capsys.readouterr().out)
+    expected, got = flatten(written), flatten(again)
+    assert expected.keys() == got.keys()
+    assert all(abs(expected[k] - got[k]) <= 1e-4 * max(1.0, abs(expected[k])) for k in expected), (expected, got)
+
+
+def test_eval_takes_another_file_in_the_recipes_columns(tmp_path):
+    result = toolkit.train(tiny_recipe(ROOT / "recipes" / RECIPES["classification"], tmp_path, steps=4))
+    data = ROOT / "toolkit" / "assets" / "toy_sms.jsonl"
+    metrics = toolkit.evaluate(result.output_dir, data=data)
+    assert list(metrics) == ["data"] and 0 <= metrics["data"]["accuracy"] <= 1
+    assert sum(map(sum, metrics["data"]["confusion_matrix"])) == len(data.read_text().splitlines())
+
+
+def test_report_rebuilds_and_compare_puts_two_runs_side_by_side(tmp_path, capsys):
+    first = toolkit.train(tiny_recipe(ROOT / "recipes" / RECIPES["classification"], tmp_path / "a", steps=2))
+    recipe = tiny_recipe(ROOT / "recipes" / RECIPES["classification"], tmp_path / "b", steps=4)
+    recipe["training"]["learning_rate"] = 1e-3
+    second = toolkit.train(recipe)
+
+    (first.output_dir / "report.html").unlink()
+    assert main(["report", str(first.output_dir)]) == 0
+    assert (first.output_dir / "report.html").is_file()
+
+    page = tmp_path / "compare.html"
+    assert main(["compare", str(first.output_dir), str(second.output_dir), "--output", str(page)]) == 0
+    text = page.read_text()
+    assert "training.learning_rate" in text and "training.max_steps" in text  # what differs between them
+    assert "test.accuracy" in text and text.count("data:image/png;base64,") >= 4
+
+
+def test_report_of_an_unfinished_folder_is_one_clear_message(tmp_path, capsys):
+    (tmp_path / "half").mkdir()
+    assert main(["report", str(tmp_path / "half")]) == 2
+    assert "not a finished run (no run.json)" in capsys.readouterr().err
+
+
+def test_report_to_tensorboard_and_trackio_log_the_run(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from conftest import TINY_GPT2, classification_recipe
+
+    recipe = classification_recipe(tmp_path, TINY_GPT2, max_steps=6, logging_steps=2,
+                                   report_to=["tensorboard", "trackio"])
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    # Trackio reads where it keeps its database when it is imported: a process of its own.
+    done = subprocess.run([sys.executable, "-m", "toolkit", "train", str(tmp_path / "recipe.yaml")],
+                          capture_output=True, text=True, env={**os.environ, "TRACKIO_DIR": str(tmp_path / "trackio")})
+    assert done.returncode == 0, done.stderr[-3000:]
+    events = list((tmp_path / "run" / "runs").rglob("events.out.tfevents.*"))
+    assert len(events) == 1
+    scalars = EventAccumulator(str(events[0].parent)).Reload().Tags()["scalars"]
+    assert "train/loss" in scalars and "eval/accuracy" in scalars
+    assert list((tmp_path / "trackio").glob("*.db"))

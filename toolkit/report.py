@@ -1,0 +1,281 @@
+"""What a person reads after a run, built from the files the run wrote: a model card (README.md, in the
+Hugging Face model-card form), and one page with the metrics, plots, samples, recipe and lineage
+(report.md, and report.html with the plots inline so the file stands alone). `compare_runs` puts two runs
+side by side. Everything here reads the run folder, so `toolkit report` rebuilds it at any time."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from toolkit.errors import ToolkitError
+from toolkit.files import write_atomic
+
+AUTO_CLASSES = {"classification": "AutoModelForSequenceClassification", "reward": "AutoModelForSequenceClassification",
+                "mlm": "AutoModelForMaskedLM"}
+PIPELINE_TAGS = {"classification": "text-classification", "reward": "text-classification", "mlm": "fill-mask"}
+METHODS = {"classification": "sequence classification (transformers Trainer)",
+           "pretrain": "causal language modelling from raw text (transformers Trainer)",
+           "mlm": "masked language modelling from raw text (transformers Trainer)",
+           "sft": "supervised fine-tuning on instructions (TRL SFTTrainer)",
+           "reward": "a reward model from preference pairs (TRL RewardTrainer)",
+           "dpo": "direct preference optimisation (TRL DPOTrainer)",
+           "kto": "Kahneman-Tversky optimisation (TRL KTOTrainer)",
+           "orpo": "odds-ratio preference optimisation (TRL ORPOTrainer)",
+           "rlhf": "online RL against rewards (TRL GRPOTrainer / RLOOTrainer)"}
+
+
+@dataclass
+class Run:
+    """A finished run folder, read back."""
+
+    folder: Path
+    info: dict
+    recipe: dict
+    metrics: dict
+    lineage: dict
+    plots: list[Path] = field(default_factory=list)
+    samples: list[dict] = field(default_factory=list)
+
+    @property
+    def task(self) -> str:
+        return self.info.get("task") or self.recipe.get("task", "")
+
+
+def read_json(path: Path, default):
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else default
+
+
+def read_run(folder, info: dict | None = None) -> Run:
+    """info: run.json's content, for a run being finished (its run.json is written after the report)."""
+    folder = Path(folder)
+    if info is None and not (folder / "run.json").is_file():
+        raise ToolkitError(f"{folder}: not a finished run (no run.json). Give the output_dir of a run that "
+                           f"completed.")
+    recipe_file = folder / "recipe.yaml"
+    recipe = yaml.safe_load(recipe_file.read_text(encoding="utf-8")) if recipe_file.is_file() else {}
+    samples = []
+    for name in ("samples.jsonl", "fill_mask.jsonl"):
+        if (folder / name).is_file():
+            samples += [json.loads(line) for line in (folder / name).read_text(encoding="utf-8").splitlines() if line]
+    return Run(folder, info if info is not None else read_json(folder / "run.json", {}), recipe or {}, read_json(folder / "metrics.json", {}),
+               read_json(folder / "lineage.json", {}), sorted(folder.glob("*.png")), samples)
+
+
+def flatten(metrics: dict, prefix: str = "") -> dict[str, float]:
+    """{'test': {'accuracy': 0.9}} -> {'test.accuracy': 0.9}; numbers only (matrices stay in metrics.json)."""
+    flat = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            flat[name] = value
+    return flat
+
+
+def number(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def headline(run: Run) -> list[tuple[str, str, str]]:
+    """(split, metric, 'before -> after' or value) for the held-out results, the table a reader wants first."""
+    before = run.metrics.get("before", {})
+    rows = []
+    for split, values in run.metrics.items():
+        if split == "before" or not isinstance(values, dict):
+            continue
+        for metric, value in flatten(values).items():
+            was = flatten(before.get(split, {})).get(metric)
+            shown = f"{number(was)} → {number(value)}" if was is not None else number(value)
+            rows.append((split, metric, shown))
+    return rows
+
+
+def model_source(run: Run) -> str:
+    model = run.recipe.get("model", {})
+    return model.get("name_or_path") or f"new {model.get('architecture')} from a config"
+
+
+def is_hub_id(name: str | None) -> bool:
+    return bool(name) and not Path(name).exists() and not name.startswith(("pkg:", "/", ".", "runs/")) \
+        and name.count("/") <= 1
+
+
+def card_metadata(run: Run) -> str:
+    from huggingface_hub import ModelCardData
+
+    model, data = run.recipe.get("model", {}), run.recipe.get("data", {})
+    base = model.get("name_or_path")
+    card = ModelCardData(library_name="transformers", base_model=base if is_hub_id(base) else None,
+                         datasets=[data["name"]] if data.get("name") else None,
+                         pipeline_tag=PIPELINE_TAGS.get(run.task, "text-generation"),
+                         tags=["toolkit", run.task] + (["trl"] if run.task not in ("classification", "pretrain", "mlm")
+                                                       else []))
+    return card.to_yaml()
+
+
+def table(header: list[str], rows: list) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return lines
+
+
+def data_lines(run: Run) -> list[str]:
+    data = run.lineage.get("data") or {k: v for k, v in run.recipe.get("data", {}).items()
+                                       if k in ("train", "validation", "test", "name") and v}
+    return [f"- {split}: `{source}`" for split, source in data.items()] or ["- (not recorded)"]
+
+
+def lineage_lines(run: Run) -> list[str]:
+    lines, node = [], run.lineage
+    while node:
+        lines.append(f"- `{node.get('output_dir')}` ← {node.get('task')} on `{node.get('model')}`")
+        node = node.get("parent")
+    return lines
+
+
+def sample_lines(run: Run, limit: int = 12) -> list[str]:
+    lines = []
+    for row in run.samples[:limit]:
+        text = json.dumps({k: v for k, v in row.items()}, ensure_ascii=False)
+        lines.append(f"- `{text[:300]}`")
+    return lines
+
+
+def body_markdown(run: Run, images: bool = True) -> list[str]:
+    lines = [f"# {run.folder.name}", "",
+             f"{METHODS.get(run.task, run.task)}, made with toolkit from `{model_source(run)}`.", "",
+             "## Results on held-out data", "", "`a → b`: before → after training.", ""]
+    rows = headline(run)
+    lines += table(["split", "metric", "value"], rows) if rows else ["(no held-out metrics)"]
+    if "train_loss" in run.metrics:
+        lines += ["", f"Training loss (mean over the run): {number(run.metrics['train_loss'])}"]
+    if run.plots and images:
+        lines += ["", "## Plots", ""] + [f"![{p.stem}]({p.name})" for p in run.plots]
+    if run.samples:
+        lines += ["", "## Samples", ""] + sample_lines(run)
+    lines += ["", "## Data", ""] + data_lines(run)
+    lines += ["", "## Lineage", ""] + (lineage_lines(run) or ["- (none)"])
+    lines += ["", "## Run", "",
+              f"- processes: {run.info.get('world_size')}, seconds: {run.info.get('seconds')}, "
+              f"weights identical across ranks: {run.info.get('weights_identical_across_ranks')}",
+              "", "## Recipe (as run; every trainer setting, defaults included, is in training_args.json)", "",
+              "```yaml",
+              yaml.safe_dump(run.recipe, sort_keys=False, allow_unicode=True).rstrip(), "```", ""]
+    return lines
+
+
+def usage_lines(run: Run) -> list[str]:
+    folder = run.folder
+    if run.task == "classification":
+        call = f'toolkit.predict("{folder}", ["some text"])'
+    elif run.task == "reward":
+        call = f'toolkit.score("{folder}", ["a reply"], ["its prompt"])'
+    elif run.task == "mlm":
+        call = f'toolkit.fill_mask("{folder}", ["The [MASK] statement"])'
+    else:
+        call = f'toolkit.generate("{folder}", ["a prompt"])'
+    return ["## Use it", "", "```python", "import toolkit", call, "```", "",
+            f"Or with transformers directly: `{AUTO_CLASSES.get(run.task, 'AutoModelForCausalLM')}.from_pretrained"
+            f"(\"{folder}\")` and `AutoTokenizer.from_pretrained(\"{folder}\")`.", ""]
+
+
+def model_card(run: Run) -> str:
+    body = body_markdown(run)
+    return "---\n" + card_metadata(run) + "\n---\n\n" + "\n".join(body[:4] + usage_lines(run) + body[4:])
+
+
+def inline_image(path: Path) -> str:
+    encoded = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<figure><img alt="{html.escape(path.stem)}" src="data:image/png;base64,{encoded}">' \
+           f"<figcaption>{html.escape(path.stem)}</figcaption></figure>"
+
+
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}
+th{background:#f3f3f3}figure{display:inline-block;margin:.5em}img{max-width:520px;border:1px solid #ddd}
+pre{background:#f7f7f7;padding:1em;overflow:auto}.columns{display:flex;gap:1em}.columns>div{flex:1;min-width:0}"""
+
+
+def html_table(header: list[str], rows: list) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def run_html(run: Run) -> str:
+    parts = [f"<h1>{html.escape(run.folder.name)}</h1>",
+             f"<p>{html.escape(METHODS.get(run.task, run.task))}, from <code>{html.escape(model_source(run))}</code>.</p>",
+             "<h2>Results on held-out data</h2><p><code>a → b</code>: before → after training.</p>",
+             html_table(["split", "metric", "value"], headline(run))]
+    if "train_loss" in run.metrics:
+        parts.append(f"<p>Training loss (mean over the run): {html.escape(number(run.metrics['train_loss']))}</p>")
+    if run.plots:
+        parts += ["<h2>Plots</h2>"] + [inline_image(p) for p in run.plots]
+    if run.samples:
+        parts += ["<h2>Samples</h2>", "<ul>"] + [
+            f"<li><code>{html.escape(json.dumps(s, ensure_ascii=False)[:300])}</code></li>" for s in run.samples[:12]]
+        parts.append("</ul>")
+    parts += ["<h2>Lineage</h2><ul>"] + [f"<li>{html.escape(line[2:])}</li>" for line in lineage_lines(run)]
+    parts += ["</ul><h2>Recipe (as run)</h2>",
+              f"<pre>{html.escape(yaml.safe_dump(run.recipe, sort_keys=False, allow_unicode=True))}</pre>"]
+    return "\n".join(parts)
+
+
+def page(title: str, content: str) -> str:
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}</style></head><body>\n{content}\n</body></html>\n")
+
+
+def write_report(folder, info: dict | None = None) -> dict[str, Path]:
+    """README.md (model card), report.md and report.html in the run folder; returns their paths."""
+    run = read_run(folder, info)
+    out = {"model_card": run.folder / "README.md", "report_md": run.folder / "report.md",
+           "report_html": run.folder / "report.html"}
+    write_atomic(out["model_card"], model_card(run))
+    write_atomic(out["report_md"], "\n".join(body_markdown(run)))
+    write_atomic(out["report_html"], page(run.folder.name, run_html(run)))
+    return out
+
+
+def recipe_differences(a: dict, b: dict) -> list[tuple[str, str, str]]:
+    flat_a, flat_b = flat_settings(a), flat_settings(b)
+    return [(key, flat_a.get(key, "—"), flat_b.get(key, "—")) for key in sorted(set(flat_a) | set(flat_b))
+            if flat_a.get(key) != flat_b.get(key)]
+
+
+def flat_settings(values: dict, prefix: str = "") -> dict[str, str]:
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and value:
+            flat.update(flat_settings(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+    return flat
+
+
+def compare_runs(first, second, output: Path | None = None) -> Path:
+    """One page with two runs side by side: metrics, what differs in their recipes, and their plots."""
+    a, b = read_run(first), read_run(second)
+    metrics_a, metrics_b = flatten(a.metrics), flatten(b.metrics)
+    rows = [(key, number(metrics_a.get(key, "—")), number(metrics_b.get(key, "—")))
+            for key in sorted(set(metrics_a) | set(metrics_b)) if not key.startswith("before.")]
+    names = [str(a.folder), str(b.folder)]
+    content = [f"<h1>{html.escape(a.folder.name)} vs {html.escape(b.folder.name)}</h1>",
+               "<h2>Metrics</h2>", html_table(["metric", *names], rows),
+               "<h2>Recipe differences</h2>", html_table(["setting", *names], recipe_differences(a.recipe, b.recipe)),
+               "<h2>Plots</h2><div class='columns'>"]
+    for run in (a, b):
+        content.append(f"<div><h3>{html.escape(str(run.folder))}</h3>{''.join(inline_image(p) for p in run.plots)}</div>")
+    content.append("</div>")
+    output = Path(output) if output else Path(f"compare-{a.folder.name}-vs-{b.folder.name}.html")
+    write_atomic(output, page(f"{a.folder.name} vs {b.folder.name}", "\n".join(content)))
+    return output
