@@ -123,6 +123,9 @@ CASES = {
                                    ["training.learning_rate", "-0.1", "must be positive"]),
     "conflicting_precisions": (lambda t: {**recipe_with(t), "training": {"fp16": True, "bf16": True}},
                                ["training", "fp16", "bf16"]),
+    "sft_padding_free_without_packing": (lambda t: {**recipe_with(t, train=rows_file(t, "i.jsonl", [
+        {"instruction": "hi", "output": "hello"}] * 4)), "task": "sft", "training": {"padding_free": True}},
+        ["training.padding_free without packing", "packing: true", "packing_strategy: bfd"]),
     "dpo_preferences_empty_rejected": (lambda t: {**recipe_with(t, train=rows_file(t, "p.jsonl", [
         {"prompt": "hi", "chosen": "hello", "rejected": "go away"},
         {"prompt": "hi", "chosen": "hello", "rejected": ""}])), "task": "dpo"},

@@ -47,7 +47,8 @@ def equivalence_recipe(task: str, tmp_path: Path, name: str, per_device: int, ac
     model = {**TINY_GPT2, "config": {**TINY_GPT2["config"], **NO_DROPOUT}}
     training = {"output_dir": str(tmp_path / name), "max_steps": 6, "per_device_train_batch_size": per_device,
                 "gradient_accumulation_steps": accumulation, "learning_rate": 1e-3, "logging_steps": 1,
-                "train_sampling_strategy": "random", "eval_strategy": "no", "disable_tqdm": True, "seed": 0}
+                "train_sampling_strategy": "random", "eval_strategy": "no", "disable_tqdm": True, "seed": 0,
+                "bf16": False}  # the comparison is of DDP's arithmetic, in fp32
     if task == "classification":
         recipe = classification_recipe(tmp_path, model, **training)
         recipe["data"] = {"train": str(write_jsonl(tmp_path / "cls.jsonl", toy_rows()[:200])), "max_length": 32}
@@ -86,3 +87,15 @@ def test_attention_and_weight_dtype_are_recipe_options(tmp_path):
     result = toolkit.train(recipe)
     config = json.loads((result.output_dir / "config.json").read_text())
     assert config["dtype"] == "bfloat16"
+
+
+def test_check_prints_the_settings_chosen_for_this_device(tmp_path):
+    import toolkit
+    from toolkit.devices import bf16_supported
+
+    settings = toolkit.check(classification_recipe(tmp_path, TINY_GPT2))["settings"]
+    expected = "bf16" if bf16_supported() else "fp32"
+    assert settings["precision"] == f"{expected} (toolkit default for this device)"
+    assert settings["gradient_checkpointing"].startswith("False") and "group_by_length" in settings["train_sampling_strategy"]
+    ours = toolkit.check(classification_recipe(tmp_path, TINY_GPT2, bf16=False))["settings"]
+    assert ours["precision"] == "fp32 (recipe)"

@@ -49,7 +49,10 @@ def test_run_folder_holds_what_a_person_reads_and_eval_reproduces_it(task, tmp_p
     again = json.loads(capsys.readouterr().out)
     expected, got = flatten(written), flatten(again)
     assert expected.keys() == got.keys()
-    assert all(abs(expected[k] - got[k]) <= 1e-4 * max(1.0, abs(expected[k])) for k in expected), (expected, got)
+    # Same code, same data: equal up to float rounding, which bf16 autocast (on where the CPU has it) coarsens.
+    bf16 = json.loads((folder / "training_args.json").read_text())["bf16"]
+    tolerance = 1e-2 if bf16 else 1e-4
+    assert all(abs(expected[k] - got[k]) <= tolerance * max(1.0, abs(expected[k])) for k in expected), (expected, got)
 
 
 def test_eval_takes_another_file_in_the_recipes_columns(tmp_path):

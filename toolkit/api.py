@@ -35,9 +35,12 @@ def check(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None
 
     if is_pipeline(recipe):
         return check_pipeline(recipe, _merge(overrides, kwargs))
+    from toolkit.run import chosen_settings
+
     loaded = load_recipe(recipe, _merge(overrides, kwargs))
     task = get_task(loaded.task, loaded.source)
-    return task.describe(task.prepare(loaded))
+    prepared = task.prepare(loaded)
+    return {**task.describe(prepared), "settings": chosen_settings(prepared.args, loaded)}
 
 
 def predict(model_dir: str | Path, texts: list[str] | str, batch_size: int = 32) -> list[dict]:

@@ -56,8 +56,8 @@ def has_accelerator() -> bool:
 def common_defaults(config_class) -> dict:
     """Defaults every task shares, chosen for the device at hand; a recipe's own value always wins.
 
-    TRL's configs default to bf16 and gradient checkpointing, which suit GPUs and make CPU training
-    14-25x slower (no native bf16, recomputed activations): off unless there is an accelerator.
+    TRL's configs default to bf16 and gradient checkpointing, which suit GPUs; on a CPU checkpointing only
+    recomputes activations (off), and bf16 is on only where the CPU has it in hardware.
     """
     fields = {f.name for f in dataclasses.fields(config_class)}
     # Checkpoints every 500 steps (transformers' default) so a crashed run can resume; a finished run
@@ -67,8 +67,9 @@ def common_defaults(config_class) -> dict:
                 "logging_steps": 10, "report_to": "none",
                 "ddp_find_unused_parameters": False,
                 "dataloader_pin_memory": torch.cuda.is_available()}  # pinning only helps copies to a GPU
-    if not bf16_supported():
-        defaults["bf16"] = False  # TRL's default; emulated on CPUs, missing on pre-Ampere GPUs
+    # bf16 autocast where the hardware has it (TRL's configs default to it everywhere; plain transformers
+    # nowhere): Ampere+ GPUs, and CPUs with AVX512-BF16 or AMX, where it measured 1.6x faster than fp32.
+    defaults["bf16"] = bf16_supported()
     if not has_accelerator():
         # transformers >= 5.24 renames gradient_checkpointing to activation_checkpointing (the old name warns)
         checkpointing = "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
@@ -142,6 +143,7 @@ def train_model(trainer) -> None:
     guard = StopOnNonFinite()
     trainer.add_callback(guard)
     trainer.add_callback(NoFinalCheckpoint())
+    trainer.toolkit_train_started = time.time()  # set-up time ends here (run.json: setup_seconds)
     trainer.train(resume_from_checkpoint=trainer.args.resume_from_checkpoint)
     guard.raise_if_stopped(trainer.args.output_dir)
 
@@ -169,8 +171,11 @@ def finish_run(recipe: Recipe, trainer, metrics: dict, artifacts: dict[str, Path
         write_atomic(named["log_history"], json.dumps(trainer.state.log_history, indent=1))
         write_atomic(named["lineage"], json.dumps(lineage(recipe), indent=2))
         write_atomic(output_dir / "training_args.json", trainer.args.to_json_string())
+        runtime = [row["train_runtime"] for row in trainer.state.log_history if "train_runtime" in row]
         info = {"task": recipe.task, "source": recipe.source, "world_size": trainer.args.world_size,
-                "weights_identical_across_ranks": agree, "seconds": round(time.time() - started, 1)}
+                "weights_identical_across_ranks": agree, "seconds": round(time.time() - started, 1),
+                "setup_seconds": round(getattr(trainer, "toolkit_train_started", started) - started, 2),
+                "train_seconds": round(runtime[-1], 2) if runtime else None}
         artifacts.update(write_report(output_dir, info))
         info["artifacts"] = {name: str(path) for name, path in artifacts.items()}
         write_atomic(output_dir / FINISHED, json.dumps(info, indent=2))
@@ -236,6 +241,30 @@ def length_stats(split, max_length: int) -> dict:
     counts = np.array([len(ids) for ids in split["input_ids"]])
     return {"examples": len(split), "mean_tokens": round(float(counts.mean()), 1), "max_tokens": int(counts.max()),
             "p95_tokens": int(np.percentile(counts, 95)), "truncated": int((counts >= max_length).sum())}
+
+
+def chosen_settings(args, recipe: Recipe) -> dict:
+    """The speed-relevant settings in force and who chose them: the recipe, or the toolkit for this device."""
+    def who(key: str) -> str:
+        return "recipe" if key in recipe.training else "toolkit default for this device"
+
+    precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
+    checkpointing = getattr(args, "activation_checkpointing", None)
+    checkpointing = args.gradient_checkpointing if checkpointing is None else checkpointing
+    settings = {
+        "device": describe_device(),
+        "precision": f"{precision} ({who('bf16') if precision != 'fp16' else who('fp16')})",
+        "gradient_checkpointing": f"{bool(checkpointing)} ({who('gradient_checkpointing')})",
+        "train_sampling_strategy": f"{getattr(args, 'train_sampling_strategy', 'random')} "
+                                   f"({who('train_sampling_strategy')})",
+        "dataloader_workers": f"{args.dataloader_num_workers} ({who('dataloader_num_workers')})",
+        "checkpoints": f"every {args.save_steps} steps, kept {args.save_total_limit}" if args.save_strategy != "no"
+        else "none",
+    }
+    for key in ("packing", "padding_free"):
+        if hasattr(args, key):
+            settings[key] = f"{getattr(args, key)} ({who(key)})"
+    return settings
 
 
 def announce(facts: dict) -> None:

@@ -92,6 +92,10 @@ def prepare(recipe: Recipe) -> Prepared:
     where = recipe.source
     defaults = {**DEFAULTS, "max_length": recipe.data.max_length}
     args = build_training_args(recipe, CONFIG_CLASS, defaults)
+    if args.padding_free and not args.packing:
+        raise ToolkitError(f"{where}: training.padding_free without packing would not cut examples to "
+                           f"data.max_length (TRL refuses it). For padding-free batches set packing: true with "
+                           f"packing_strategy: bfd.")
     check_output_dir(recipe)
     splits = read_splits(recipe)
     data_format = detect_format(splits["train"].column_names, f"{where}: data")

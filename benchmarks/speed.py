@@ -1,0 +1,330 @@
+"""Training speed, side by side on the same data and model: the toolkit, the plain TRL / transformers script
+a user would write with the libraries' defaults, the same script hand-tuned as the toolkit tunes it, and a
+plain PyTorch loop (the physical reference for the machine).
+
+    TOOLKIT_REAL_DATA=../shared/data python benchmarks/speed.py            # SFT + classification + DPO
+    python benchmarks/speed.py --task sft --examples 400                  # synthetic data when unset
+    python benchmarks/speed.py --scaling                                  # time and memory vs length, size
+
+Each variant runs in its own process (so peak memory is its own) over one epoch of the same examples and
+reports real (non-padding) tokens per second of training, peak resident memory, and model FLOPs utilisation
+against this machine's measured fp32 matmul peak. TRL with its defaults (bf16 autocast and gradient
+checkpointing, meant for GPUs) is so slow on a CPU that it runs on an eighth of the examples; a rate is a
+rate. Ratios: toolkit / plain TRL defaults, toolkit / hand-tuned TRL (the wrapper's own cost), toolkit /
+PyTorch loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = {"n_layer": 4, "n_embd": 256, "n_head": 4, "n_positions": 512}
+if os.environ.get("TOOLKIT_BENCHMARK_TINY"):  # the smoke test: the same code on a toy model
+    MODEL = {"n_layer": 1, "n_embd": 32, "n_head": 2, "n_positions": 512}
+SEED = 0
+
+
+# ---------------------------------------------------------------- data (same rows for every variant)
+
+def instruction_rows(n: int) -> list[dict]:
+    real = os.environ.get("TOOLKIT_REAL_DATA")
+    if real and (Path(real) / "instructions" / "instruction-data.json").is_file():
+        rows = json.loads((Path(real) / "instructions" / "instruction-data.json").read_text(encoding="utf-8"))
+    else:  # synthetic fallback: the shipped toy set, repeated
+        path = ROOT / "toolkit" / "assets" / "toy_instructions.jsonl"
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return [rows[i % len(rows)] for i in range(n)]
+
+
+def sms_rows(n: int) -> list[dict]:
+    real = os.environ.get("TOOLKIT_REAL_DATA")
+    path = Path(real or "/nonexistent") / "sms_spam" / "SMSSpamCollection.tsv"
+    if path.is_file():
+        lines = path.read_text(encoding="utf-8").splitlines()[1:]
+        rows = [{"label": line.split("\t", 1)[0], "text": line.split("\t", 1)[1]} for line in lines]
+    else:
+        path = ROOT / "toolkit" / "assets" / "toy_sms.jsonl"
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return [rows[i % len(rows)] for i in range(n)]
+
+
+def tokenizer_source() -> dict | str:
+    real = os.environ.get("TOOLKIT_REAL_DATA")
+    if real and (Path(real) / "gpt2_tokenizer").is_dir():
+        return str(Path(real) / "gpt2_tokenizer")
+    return {"vocab_size": 4000}
+
+
+def write_jsonl(rows: list[dict], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+# ---------------------------------------------------------------- measurements
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def matmul_peak_flops(n: int = 1024, repeats: int = 20) -> float:
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.matmul(a, b)
+    started = time.perf_counter()
+    for _ in range(repeats):
+        torch.matmul(a, b)
+    return 2 * n ** 3 * repeats / (time.perf_counter() - started)
+
+
+def compute_parameters(model, causal: bool) -> int:
+    """Parameters that cost 6 FLOPs per token in training (forward + backward): not the embedding lookups,
+    but the LM head's projection onto the vocabulary, which is a real matmul (tied to the embeddings)."""
+    import torch
+
+    embeddings = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Embedding))
+    total = sum(p.numel() for p in model.parameters())
+    return total - embeddings + (model.get_output_embeddings().weight.numel() if causal else 0)
+
+
+def train_seconds(log_history: list[dict]) -> float:
+    return next(row["train_runtime"] for row in reversed(log_history) if "train_runtime" in row)
+
+
+# ---------------------------------------------------------------- one variant, in this process
+
+def toolkit_recipe(task: str, rows: list[dict], work: Path, training: dict) -> dict:
+    data = write_jsonl(rows, work / "data.jsonl")
+    base = {"per_device_train_batch_size": 8, "learning_rate": 5e-4, "num_train_epochs": 1, "seed": SEED,
+            "eval_strategy": "no", "logging_steps": 50, "disable_tqdm": True, "output_dir": str(work / "run")}
+    return {"task": task, "overwrite": True,
+            "model": {"architecture": "gpt2", "config": MODEL, "tokenizer": tokenizer_source()},
+            "data": {"train": str(data), "split": {"validation": 0.0, "test": 0.0}, "max_length": 256},
+            "eval": {"splits": []}, "training": {**base, **training}}
+
+
+def sft_tokens(rows: list[dict], tokenizer, max_length: int) -> list[list[int]]:
+    from toolkit.chat import alpaca_to_messages, ensure_chat_template
+
+    ensure_chat_template(tokenizer)
+    texts = [alpaca_to_messages(r["instruction"], r.get("input"), r["output"]) for r in rows]
+    return [tokenizer.apply_chat_template(m, tokenize=True, return_dict=True)["input_ids"][:max_length]
+            for m in texts]
+
+
+def run_toolkit(task: str, rows: list[dict], work: Path, training: dict) -> dict:
+    import toolkit
+
+    result = toolkit.train(toolkit_recipe(task, rows, work, training))
+    history = json.loads((result.output_dir / "log_history.json").read_text())
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(result.output_dir)
+    if task == "sft":
+        tokens = sum(len(ids) for ids in sft_tokens(rows, tokenizer, 256))
+    else:
+        tokens = sum(len(ids) for ids in tokenizer([r["text"] for r in rows], truncation=True, max_length=256)["input_ids"])
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    auto = AutoModelForCausalLM if task == "sft" else AutoModelForSequenceClassification
+    params = compute_parameters(auto.from_pretrained(result.output_dir), causal=task == "sft")
+    return {"tokens": tokens, "seconds": train_seconds(history), "parameters": params}
+
+
+def tokenizer_for(rows: list[dict], task: str):
+    from toolkit.recipe import ModelSpec, TokenizerSpec
+    from toolkit.models import load_tokenizer
+
+    source = tokenizer_source()
+    spec = ModelSpec(architecture="gpt2", tokenizer=TokenizerSpec(**source) if isinstance(source, dict) else source)
+    texts = [r["text"] for r in rows] if task == "classification" else \
+        [f"{r['instruction']} {r.get('input', '')} {r['output']}" for r in rows]
+    return load_tokenizer(spec, "benchmark", train_texts=texts)
+
+
+def new_model(auto_class, tokenizer, **extra):
+    import torch
+    from transformers import AutoConfig
+
+    torch.manual_seed(SEED)
+    config = AutoConfig.for_model("gpt2", vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                                  eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id,
+                                  **MODEL, **extra)
+    return auto_class.from_config(config)
+
+
+def run_trl_sft(rows: list[dict], work: Path, tuned: bool) -> dict:
+    """The SFT script a user writes: TRL's SFTTrainer on conversations, its config at its defaults (or, tuned,
+    with what the toolkit sets on this device)."""
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM
+    from trl import SFTConfig, SFTTrainer
+
+    from toolkit.chat import alpaca_to_messages, ensure_chat_template
+
+    tokenizer = tokenizer_for(rows, "sft")
+    ensure_chat_template(tokenizer)
+    dataset = Dataset.from_list([{"messages": alpaca_to_messages(r["instruction"], r.get("input"), r["output"])}
+                                 for r in rows])
+    settings = {"output_dir": str(work / "trl"), "per_device_train_batch_size": 8, "learning_rate": 5e-4,
+                "num_train_epochs": 1, "seed": SEED, "report_to": "none", "max_length": 256,
+                "save_strategy": "no", "logging_steps": 50, "disable_tqdm": True,
+                "use_cpu": not torch.cuda.is_available()}  # without it, TRL's bf16 default refuses to start
+    if tuned:
+        settings.update(bf16=False, gradient_checkpointing=False, train_sampling_strategy="group_by_length",
+                        assistant_only_loss=True, dataloader_pin_memory=False)
+    model = new_model(AutoModelForCausalLM, tokenizer)
+    trainer = SFTTrainer(model=model, args=SFTConfig(**settings), train_dataset=dataset, processing_class=tokenizer)
+    trainer.train()
+    tokens = sum(len(ids) for ids in sft_tokens(rows, tokenizer, 256))
+    return {"tokens": tokens, "seconds": train_seconds(trainer.state.log_history),
+            "parameters": compute_parameters(model, causal=True)}
+
+
+def run_trainer_classification(rows: list[dict], work: Path) -> dict:
+    """The plain transformers script: Trainer with its defaults, dynamic padding."""
+    from datasets import Dataset
+    from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding, Trainer, TrainingArguments
+
+    tokenizer = tokenizer_for(rows, "classification")
+    labels = sorted({r["label"] for r in rows})
+    encoded = tokenizer([r["text"] for r in rows], truncation=True, max_length=256)
+    dataset = Dataset.from_dict({**encoded, "labels": [labels.index(r["label"]) for r in rows]})
+    model = new_model(AutoModelForSequenceClassification, tokenizer, num_labels=len(labels))
+    args = TrainingArguments(output_dir=str(work / "hf"), per_device_train_batch_size=8, learning_rate=5e-4,
+                             num_train_epochs=1, seed=SEED, report_to="none", save_strategy="no",
+                             logging_steps=50, disable_tqdm=True)
+    trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=DataCollatorWithPadding(tokenizer))
+    trainer.train()
+    return {"tokens": sum(len(ids) for ids in encoded["input_ids"]), "seconds": train_seconds(trainer.state.log_history),
+            "parameters": compute_parameters(model, causal=False)}
+
+
+def run_torch_loop(task: str, rows: list[dict]) -> dict:
+    """A plain PyTorch loop: shuffled batches of 8, padded to the longest in the batch, AdamW, fp32."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    tokenizer = tokenizer_for(rows, task)
+    if task == "sft":
+        sequences = sft_tokens(rows, tokenizer, 256)
+        model = new_model(AutoModelForCausalLM, tokenizer)
+        labels = None
+    else:
+        names = sorted({r["label"] for r in rows})
+        sequences = tokenizer([r["text"] for r in rows], truncation=True, max_length=256)["input_ids"]
+        labels = [names.index(r["label"]) for r in rows]
+        model = new_model(AutoModelForSequenceClassification, tokenizer, num_labels=len(names))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4)
+    order = torch.randperm(len(sequences), generator=torch.Generator().manual_seed(SEED)).tolist()
+    model.train()
+    started = time.perf_counter()
+    for start in range(0, len(order), 8):
+        batch = [sequences[i] for i in order[start:start + 8]]
+        width = max(len(s) for s in batch)
+        ids = torch.full((len(batch), width), tokenizer.pad_token_id)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, seq in enumerate(batch):
+            ids[row, :len(seq)], mask[row, :len(seq)] = torch.tensor(seq), 1
+        if labels is None:
+            target = ids.masked_fill(mask == 0, -100)
+        else:
+            target = torch.tensor([labels[i] for i in order[start:start + 8]])
+        loss = model(input_ids=ids, attention_mask=mask, labels=target).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    return {"tokens": sum(len(s) for s in sequences), "seconds": time.perf_counter() - started,
+            "parameters": compute_parameters(model, causal=task == "sft")}
+
+
+VARIANTS = {
+    "sft": {
+        "toolkit (length-grouped, the default)": lambda rows, work: run_toolkit("sft", rows, work, {}),
+        "toolkit, padded (random order)": lambda rows, work: run_toolkit(
+            "sft", rows, work, {"train_sampling_strategy": "random"}),
+        "toolkit, packed (wrapped)": lambda rows, work: run_toolkit(
+            "sft", rows, work, {"packing": True, "packing_strategy": "wrapped"}),
+        "toolkit, packed bfd (padding-free)": lambda rows, work: run_toolkit(
+            "sft", rows, work, {"packing": True, "packing_strategy": "bfd"}),
+        "toolkit + bf16 autocast (set in the recipe)": lambda rows, work: run_toolkit("sft", rows, work, {"bf16": True}),
+        "TRL SFTTrainer, library defaults": lambda rows, work: run_trl_sft(rows, work, tuned=False),
+        "TRL SFTTrainer, hand-tuned like the toolkit": lambda rows, work: run_trl_sft(rows, work, tuned=True),
+        "PyTorch loop, padded": lambda rows, work: run_torch_loop("sft", rows),
+    },
+    "classification": {
+        "toolkit (length-grouped, the default)": lambda rows, work: run_toolkit("classification", rows, work, {}),
+        "transformers Trainer, library defaults": lambda rows, work: run_trainer_classification(rows, work),
+        "PyTorch loop, padded": lambda rows, work: run_torch_loop("classification", rows),
+    },
+}
+SLOW = {"TRL SFTTrainer, library defaults"}  # GPU defaults on a CPU: an eighth of the examples
+
+
+def run_one(task: str, name: str, examples: int, work: Path) -> dict:
+    rows = (instruction_rows if task == "sft" else sms_rows)(examples // 8 if name in SLOW else examples)
+    import torch
+
+    torch.manual_seed(SEED)
+    measured = VARIANTS[task][name](rows, work)
+    return {**measured, "peak_rss_mb": round(peak_rss_mb()), "examples": len(rows)}
+
+
+# ---------------------------------------------------------------- the table
+
+def in_subprocess(task: str, name: str, examples: int, work: Path) -> dict:
+    command = [sys.executable, __file__, "--one", task, name, "--examples", str(examples), "--work", str(work)]
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    if done.returncode != 0:
+        raise SystemExit(f"{task} / {name} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def report(task: str, results: dict[str, dict], peak: float) -> None:
+    rate = {name: r["tokens"] / r["seconds"] for name, r in results.items()}
+    ours = rate[next(iter(results))]
+    print(f"\n{task}: tokens/s (real tokens, one epoch), peak RSS, model FLOPs utilisation (6 x compute "
+          f"parameters x tokens/s) vs this machine's fp32 matmul peak {peak / 1e9:.1f} GFLOP/s")
+    print(f"  {'variant':46s} {'tokens/s':>9s} {'RSS MB':>7s} {'MFU':>6s} {'toolkit ÷ this':>15s}")
+    for name, r in results.items():
+        mfu = 6 * r["parameters"] * rate[name] / peak
+        print(f"  {name:46s} {rate[name]:9.0f} {r['peak_rss_mb']:7d} {mfu:6.1%} {ours / rate[name]:15.2f}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--task", choices=[*VARIANTS, "all"], default="all")
+    parser.add_argument("--examples", type=int, default=800)
+    parser.add_argument("--work", default="runs/benchmark-speed")
+    parser.add_argument("--one", nargs=2, metavar=("TASK", "VARIANT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    work = Path(args.work)
+    if args.one:
+        task, name = args.one
+        slot = work / f"{task}-{abs(hash(name)) % 10 ** 6}"
+        print(json.dumps(run_one(task, name, args.examples, slot)))
+        return 0
+    peak = matmul_peak_flops()
+    source = "real data" if os.environ.get("TOOLKIT_REAL_DATA") else "synthetic data (TOOLKIT_REAL_DATA unset)"
+    print(f"{args.examples} examples, {source}; GPT-2 {MODEL}; batch 8; fp32 unless the variant's defaults say")
+    for task in VARIANTS if args.task == "all" else [args.task]:
+        results = {}
+        for name in VARIANTS[task]:
+            results[name] = in_subprocess(task, name, args.examples, work)
+            print(f"  done: {task} / {name} ({results[name]['seconds']:.1f} s)", flush=True)
+        report(task, results, peak)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
