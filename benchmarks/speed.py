@@ -2,7 +2,7 @@
 a user would write with the libraries' defaults, the same script hand-tuned as the toolkit tunes it, and a
 plain PyTorch loop (the physical reference for the machine).
 
-    TOOLKIT_REAL_DATA=../shared/data python benchmarks/speed.py            # SFT + classification + DPO
+    TOOLKIT_REAL_DATA=../shared/data python benchmarks/speed.py            # SFT, DPO, classification
     python benchmarks/speed.py --task sft --examples 400                  # synthetic data when unset
     python benchmarks/speed.py --scaling                                  # time and memory vs length, size
 
@@ -53,6 +53,13 @@ def sms_rows(n: int) -> list[dict]:
     else:
         path = ROOT / "toolkit" / "assets" / "toy_sms.jsonl"
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return [rows[i % len(rows)] for i in range(n)]
+
+
+def preference_rows(n: int) -> list[dict]:
+    """The package's preference pairs (there are no preference labels in the real data), repeated."""
+    path = ROOT / "toolkit" / "assets" / "toy_preferences.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     return [rows[i % len(rows)] for i in range(n)]
 
 
@@ -131,13 +138,46 @@ def run_toolkit(task: str, rows: list[dict], work: Path, training: dict) -> dict
     tokenizer = AutoTokenizer.from_pretrained(result.output_dir)
     if task == "sft":
         tokens = sum(len(ids) for ids in sft_tokens(rows, tokenizer, 256))
+    elif task == "dpo":
+        tokens = pair_tokens(rows, tokenizer)
     else:
         tokens = sum(len(ids) for ids in tokenizer([r["text"] for r in rows], truncation=True, max_length=256)["input_ids"])
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
-    auto = AutoModelForCausalLM if task == "sft" else AutoModelForSequenceClassification
-    params = compute_parameters(auto.from_pretrained(result.output_dir), causal=task == "sft")
+    causal = task in ("sft", "dpo")
+    auto = AutoModelForCausalLM if causal else AutoModelForSequenceClassification
+    params = compute_parameters(auto.from_pretrained(result.output_dir), causal=causal)
     return {"tokens": tokens, "seconds": train_seconds(history), "parameters": params}
+
+
+def pair_tokens(rows: list[dict], tokenizer) -> int:
+    """Tokens of prompt + chosen and prompt + rejected: what a preference step runs the policy on."""
+    prompts = [r["instruction"] + (f"\n\n{r['input']}" if r.get("input") else "") for r in rows]
+    return sum(len(tokenizer(f"{p}\n{r[key]}")["input_ids"]) for p, r in zip(prompts, rows) for key in ("chosen", "rejected"))
+
+
+def run_trl_dpo(rows: list[dict], work: Path) -> dict:
+    """The DPO script a user writes: DPOTrainer at its config's defaults, a frozen copy as the reference."""
+    import copy
+
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM
+    from trl import DPOConfig, DPOTrainer
+
+    tokenizer = tokenizer_for(rows, "dpo")
+    prompts = [r["instruction"] + (f"\n\n{r['input']}" if r.get("input") else "") + "\n" for r in rows]
+    dataset = Dataset.from_list([{"prompt": p, "chosen": r["chosen"], "rejected": r["rejected"]}
+                                 for p, r in zip(prompts, rows)])
+    model = new_model(AutoModelForCausalLM, tokenizer)
+    args = DPOConfig(output_dir=str(work / "trl-dpo"), per_device_train_batch_size=8, learning_rate=5e-4,
+                     num_train_epochs=1, seed=SEED, report_to="none", save_strategy="no", max_length=256,
+                     logging_steps=50, disable_tqdm=True, use_cpu=not torch.cuda.is_available())
+    trainer = DPOTrainer(model=model, ref_model=copy.deepcopy(model), args=args, train_dataset=dataset,
+                         processing_class=tokenizer)
+    trainer.train()
+    return {"tokens": pair_tokens(rows, tokenizer), "seconds": train_seconds(trainer.state.log_history),
+            "parameters": compute_parameters(model, causal=True)}
 
 
 def tokenizer_for(rows: list[dict], task: str):
@@ -147,7 +187,8 @@ def tokenizer_for(rows: list[dict], task: str):
     source = tokenizer_source()
     spec = ModelSpec(architecture="gpt2", tokenizer=TokenizerSpec(**source) if isinstance(source, dict) else source)
     texts = [r["text"] for r in rows] if task == "classification" else \
-        [f"{r['instruction']} {r.get('input', '')} {r['output']}" for r in rows]
+        [f"{r['instruction']} {r.get('input', '')} {r.get('output') or r['chosen'] + ' ' + r['rejected']}"
+         for r in rows]
     return load_tokenizer(spec, "benchmark", train_texts=texts)
 
 
@@ -262,17 +303,24 @@ VARIANTS = {
         "TRL SFTTrainer, hand-tuned like the toolkit": lambda rows, work: run_trl_sft(rows, work, tuned=True),
         "PyTorch loop, padded": lambda rows, work: run_torch_loop("sft", rows),
     },
+    "dpo": {
+        "toolkit (reference run every step)": lambda rows, work: run_toolkit("dpo", rows, work, {}),
+        "toolkit, reference log-probs precomputed": lambda rows, work: run_toolkit(
+            "dpo", rows, work, {"precompute_ref_log_probs": True}),
+        "TRL DPOTrainer, library defaults": lambda rows, work: run_trl_dpo(rows, work),
+    },
     "classification": {
         "toolkit (length-grouped, the default)": lambda rows, work: run_toolkit("classification", rows, work, {}),
         "transformers Trainer, library defaults": lambda rows, work: run_trainer_classification(rows, work),
         "PyTorch loop, padded": lambda rows, work: run_torch_loop("classification", rows),
     },
 }
-SLOW = {"TRL SFTTrainer, library defaults"}  # GPU defaults on a CPU: an eighth of the examples
+SLOW = {"TRL SFTTrainer, library defaults", "TRL DPOTrainer, library defaults"}  # GPU defaults on a CPU: an eighth of the examples
 
 
 def run_one(task: str, name: str, examples: int, work: Path) -> dict:
-    rows = (instruction_rows if task == "sft" else sms_rows)(examples // 8 if name in SLOW else examples)
+    source = {"sft": instruction_rows, "dpo": preference_rows, "classification": sms_rows}[task]
+    rows = source(examples // 8 if name in SLOW else examples)
     import torch
 
     torch.manual_seed(SEED)

@@ -23,11 +23,13 @@ def run(script: str, *args: str, cwd) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("task", ["classification", "sft"])
+@pytest.mark.parametrize("task", ["classification", "sft", "dpo"])
 def test_speed_benchmark_prints_rates_and_ratios(task, tmp_path):
     out = run("speed.py", "--task", task, "--examples", "32", cwd=tmp_path)
     assert "synthetic data" in out and "toolkit ÷ this" in out and "MFU" in out
-    assert "PyTorch loop, padded" in out and ("TRL SFTTrainer, library defaults" in out or task != "sft")
+    plain = {"classification": "PyTorch loop, padded", "sft": "TRL SFTTrainer, library defaults",
+             "dpo": "TRL DPOTrainer, library defaults"}[task]
+    assert plain in out
 
 
 @pytest.mark.slow
