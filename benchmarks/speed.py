@@ -2,7 +2,7 @@
 a user would write with the libraries' defaults, the same script hand-tuned as the toolkit tunes it, and a
 plain PyTorch loop (the physical reference for the machine).
 
-    TOOLKIT_REAL_DATA=../shared/data python benchmarks/speed.py            # SFT, DPO, classification
+    TOOLKIT_REAL_DATA=../shared/data python benchmarks/speed.py            # every task below
     python benchmarks/speed.py --task sft --examples 400                  # synthetic data when unset
     python benchmarks/speed.py --scaling                                  # time and memory vs length, size
 
@@ -63,6 +63,13 @@ def preference_rows(n: int) -> list[dict]:
     return [rows[i % len(rows)] for i in range(n)]
 
 
+def reversal_rows(n: int) -> list[dict]:
+    """Prompts with a checkable answer (the package's digit-reversal set), repeated."""
+    path = ROOT / "toolkit" / "assets" / "reversal_rl.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return [{"prompt": r["prompt"], "answer": r["answer"]} for r in (rows[i % len(rows)] for i in range(n))]
+
+
 def tokenizer_source() -> dict | str:
     real = os.environ.get("TOOLKIT_REAL_DATA")
     if real and (Path(real) / "gpt2_tokenizer").is_dir():
@@ -109,14 +116,22 @@ def train_seconds(log_history: list[dict]) -> float:
 
 # ---------------------------------------------------------------- one variant, in this process
 
+GRPO = {"num_generations": 8, "max_completion_length": 12, "per_device_train_batch_size": 8}
+
+
 def toolkit_recipe(task: str, rows: list[dict], work: Path, training: dict) -> dict:
     data = write_jsonl(rows, work / "data.jsonl")
+    if task == "rlhf":
+        training = {**GRPO, **training}
     base = {"per_device_train_batch_size": 8, "learning_rate": 5e-4, "num_train_epochs": 1, "seed": SEED,
             "eval_strategy": "no", "logging_steps": 50, "disable_tqdm": True, "output_dir": str(work / "run")}
-    return {"task": task, "overwrite": True,
-            "model": {"architecture": "gpt2", "config": MODEL, "tokenizer": tokenizer_source()},
-            "data": {"train": str(data), "split": {"validation": 0.0, "test": 0.0}, "max_length": 256},
-            "eval": {"splits": []}, "training": {**base, **training}}
+    recipe = {"task": task, "overwrite": True,
+              "model": {"architecture": "gpt2", "config": MODEL, "tokenizer": tokenizer_source()},
+              "data": {"train": str(data), "split": {"validation": 0.0, "test": 0.0}, "max_length": 256},
+              "eval": {"splits": []}, "training": {**base, **training}}
+    if task == "rlhf":
+        recipe["rl"] = {"algorithm": "grpo", "rewards": [{"function": "exact_text"}]}
+    return recipe
 
 
 def sft_tokens(rows: list[dict], tokenizer, max_length: int) -> list[list[int]]:
@@ -138,13 +153,15 @@ def run_toolkit(task: str, rows: list[dict], work: Path, training: dict) -> dict
     tokenizer = AutoTokenizer.from_pretrained(result.output_dir)
     if task == "sft":
         tokens = sum(len(ids) for ids in sft_tokens(rows, tokenizer, 256))
-    elif task == "dpo":
+    elif task in ("dpo", "reward"):
         tokens = pair_tokens(rows, tokenizer)
+    elif task == "rlhf":  # generation-bound: the unit is a rollout (one sampled completion)
+        tokens = len(rows) * GRPO["num_generations"]
     else:
         tokens = sum(len(ids) for ids in tokenizer([r["text"] for r in rows], truncation=True, max_length=256)["input_ids"])
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
-    causal = task in ("sft", "dpo")
+    causal = task in ("sft", "dpo", "rlhf")
     auto = AutoModelForCausalLM if causal else AutoModelForSequenceClassification
     params = compute_parameters(auto.from_pretrained(result.output_dir), causal=causal)
     return {"tokens": tokens, "seconds": train_seconds(history), "parameters": params}
@@ -177,6 +194,49 @@ def run_trl_dpo(rows: list[dict], work: Path) -> dict:
                          processing_class=tokenizer)
     trainer.train()
     return {"tokens": pair_tokens(rows, tokenizer), "seconds": train_seconds(trainer.state.log_history),
+            "parameters": compute_parameters(model, causal=True)}
+
+
+def run_trl_reward(rows: list[dict], work: Path) -> dict:
+    """The reward-model script a user writes: RewardTrainer at its config's defaults."""
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForSequenceClassification
+    from trl import RewardConfig, RewardTrainer
+
+    tokenizer = tokenizer_for(rows, "reward")
+    prompts = [r["instruction"] + (f"\n\n{r['input']}" if r.get("input") else "") + "\n" for r in rows]
+    dataset = Dataset.from_list([{"prompt": p, "chosen": r["chosen"], "rejected": r["rejected"]}
+                                 for p, r in zip(prompts, rows)])
+    model = new_model(AutoModelForSequenceClassification, tokenizer, num_labels=1)
+    args = RewardConfig(output_dir=str(work / "trl-reward"), per_device_train_batch_size=8, learning_rate=5e-4,
+                        num_train_epochs=1, seed=SEED, report_to="none", save_strategy="no", max_length=256,
+                        logging_steps=50, disable_tqdm=True, use_cpu=not torch.cuda.is_available())
+    trainer = RewardTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
+    trainer.train()
+    return {"tokens": pair_tokens(rows, tokenizer), "seconds": train_seconds(trainer.state.log_history),
+            "parameters": compute_parameters(model, causal=False)}
+
+
+def run_trl_grpo(rows: list[dict], work: Path) -> dict:
+    """The GRPO script a user writes: GRPOTrainer with the checker as its reward, the config at its defaults
+    but for the rollout shape (the same group size and completion length as the toolkit's run)."""
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM
+    from trl import GRPOConfig, GRPOTrainer
+
+    from toolkit.rewards import exact_text
+
+    tokenizer = tokenizer_for([{"instruction": r["prompt"], "output": r["answer"]} for r in rows], "sft")
+    model = new_model(AutoModelForCausalLM, tokenizer)
+    args = GRPOConfig(output_dir=str(work / "trl-grpo"), learning_rate=5e-4, num_train_epochs=1, seed=SEED,
+                      report_to="none", save_strategy="no", logging_steps=50, disable_tqdm=True,
+                      use_cpu=not torch.cuda.is_available(), **GRPO)
+    trainer = GRPOTrainer(model=model, reward_funcs=[exact_text], args=args, train_dataset=Dataset.from_list(rows),
+                          processing_class=tokenizer)
+    trainer.train()
+    return {"tokens": len(rows) * GRPO["num_generations"], "seconds": train_seconds(trainer.state.log_history),
             "parameters": compute_parameters(model, causal=True)}
 
 
@@ -309,6 +369,14 @@ VARIANTS = {
             "dpo", rows, work, {"precompute_ref_log_probs": True}),
         "TRL DPOTrainer, library defaults": lambda rows, work: run_trl_dpo(rows, work),
     },
+    "reward": {
+        "toolkit": lambda rows, work: run_toolkit("reward", rows, work, {}),
+        "TRL RewardTrainer, library defaults": lambda rows, work: run_trl_reward(rows, work),
+    },
+    "grpo": {
+        "toolkit": lambda rows, work: run_toolkit("rlhf", rows, work, {}),
+        "TRL GRPOTrainer, library defaults": lambda rows, work: run_trl_grpo(rows, work),
+    },
     "classification": {
         "toolkit (length-grouped, the default)": lambda rows, work: run_toolkit("classification", rows, work, {}),
         "transformers Trainer, library defaults": lambda rows, work: run_trainer_classification(rows, work),
@@ -319,7 +387,8 @@ SLOW = {"TRL SFTTrainer, library defaults", "TRL DPOTrainer, library defaults"} 
 
 
 def run_one(task: str, name: str, examples: int, work: Path) -> dict:
-    source = {"sft": instruction_rows, "dpo": preference_rows, "classification": sms_rows}[task]
+    source = {"sft": instruction_rows, "dpo": preference_rows, "reward": preference_rows, "grpo": reversal_rows,
+              "classification": sms_rows}[task]
     rows = source(examples // 8 if name in SLOW else examples)
     import torch
 
@@ -341,6 +410,13 @@ def in_subprocess(task: str, name: str, examples: int, work: Path) -> dict:
 def report(task: str, results: dict[str, dict], peak: float) -> None:
     rate = {name: r["tokens"] / r["seconds"] for name, r in results.items()}
     ours = rate[next(iter(results))]
+    if task == "grpo":  # generation-bound: rollouts (sampled completions) per second, no MFU
+        print(f"\n{task}: rollouts/s (completions of up to {GRPO['max_completion_length']} tokens, "
+              f"{GRPO['num_generations']} per prompt, one epoch), peak RSS")
+        print(f"  {'variant':46s} {'rollouts/s':>10s} {'RSS MB':>7s} {'toolkit ÷ this':>15s}")
+        for name, r in results.items():
+            print(f"  {name:46s} {rate[name]:10.1f} {r['peak_rss_mb']:7d} {ours / rate[name]:15.2f}")
+        return
     print(f"\n{task}: tokens/s (real tokens, one epoch), peak RSS, model FLOPs utilisation (6 x compute "
           f"parameters x tokens/s) vs this machine's fp32 matmul peak {peak / 1e9:.1f} GFLOP/s")
     print(f"  {'variant':46s} {'tokens/s':>9s} {'RSS MB':>7s} {'MFU':>6s} {'toolkit ÷ this':>15s}")

@@ -23,12 +23,13 @@ def run(script: str, *args: str, cwd) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("task", ["classification", "sft", "dpo"])
+@pytest.mark.parametrize("task", ["classification", "sft", "dpo", "reward", "grpo"])
 def test_speed_benchmark_prints_rates_and_ratios(task, tmp_path):
     out = run("speed.py", "--task", task, "--examples", "32", cwd=tmp_path)
-    assert "synthetic data" in out and "toolkit ÷ this" in out and "MFU" in out
+    assert "synthetic data" in out and "toolkit ÷ this" in out and ("rollouts/s" if task == "grpo" else "MFU") in out
     plain = {"classification": "PyTorch loop, padded", "sft": "TRL SFTTrainer, library defaults",
-             "dpo": "TRL DPOTrainer, library defaults"}[task]
+             "dpo": "TRL DPOTrainer, library defaults", "reward": "TRL RewardTrainer, library defaults",
+             "grpo": "TRL GRPOTrainer, library defaults"}[task]
     assert plain in out
 
 
