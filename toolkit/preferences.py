@@ -12,6 +12,7 @@ turns) so TRL formats them with the template; otherwise as plain text.
 from __future__ import annotations
 
 import copy
+import time
 from dataclasses import dataclass
 
 import transformers
@@ -24,8 +25,8 @@ from toolkit.errors import ToolkitError
 from toolkit.plots import plot_loss, plot_metrics
 from toolkit.models import apply_lora, load_model, load_tokenizer, set_generation_tokens
 from toolkit.recipe import Recipe, TokenizerSpec
-from toolkit.outputs import check_output_dir
-from toolkit.run import (TrainResult, build_training_args, evaluate_logged, evaluate_only_with_validation,
+from toolkit.outputs import check_output_dir, clear_output_dir
+from toolkit.run import (TrainResult, announce, build_training_args, evaluate_logged, evaluate_only_with_validation,
                          evaluated_splits, finish_run, save_model, say, train_loss, train_model)
 
 
@@ -167,3 +168,18 @@ def train_on_pairs(recipe: Recipe, trainer, tokenizer, report: PairReport, start
         say(f"{name}: {accuracy}mean margin {was.get('margin', 0):.3f} -> {values.get('margin', 0):.3f}")
     say(f"outputs in {output_dir}/")
     return result
+
+
+def train_pair_task(recipe: Recipe, prepare, describe, build_trainer, report: PairReport) -> TrainResult:
+    """`train` of every preference task (reward, DPO, KTO, ORPO): they differ in prepare, trainer and report."""
+    started = time.time()
+    prepared = prepare(recipe)
+    clear_output_dir(recipe)
+    announce(describe(prepared))
+    return train_on_pairs(recipe, build_trainer(prepared), prepared.tokenizer, report, started)
+
+
+def evaluate_pairs(trainer, report: PairReport, names: list[str]) -> dict:
+    """`evaluate` of every preference task (toolkit eval): the held-out splits as the trainer prepared them."""
+    splits = evaluated_splits(trainer)
+    return {name: evaluate_logged(trainer, splits[name], name, report.keys) for name in names}

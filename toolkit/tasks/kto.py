@@ -11,7 +11,6 @@ held-out rows.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from datasets import DatasetDict
@@ -19,11 +18,9 @@ from trl import KTOConfig, KTOTrainer
 from trl.data_utils import unpair_preference_dataset
 
 from toolkit.errors import ToolkitError
-from toolkit.preferences import PairReport, load_policy, prepare_pairs, train_on_pairs
+from toolkit.preferences import PairReport, evaluate_pairs, load_policy, prepare_pairs, train_pair_task
 from toolkit.recipe import Recipe
-from toolkit.outputs import clear_output_dir
-from toolkit.run import (TrainResult, announce, eval_datasets, evaluate_logged, evaluated_splits, model_facts,
-                         optimizer_steps)
+from toolkit.run import TrainResult, eval_datasets, evaluate_logged, model_facts, optimizer_steps
 
 CONFIG_CLASS = KTOConfig
 DEFAULTS = {"eval_strategy": "epoch"}
@@ -91,13 +88,8 @@ def preference_metrics(trainer: KTOTrainer, dataset, name: str) -> dict:
 
 def evaluate(prepared: Prepared, names: list[str]) -> dict:
     """Held-out implicit rewards of a saved policy against its reference (toolkit eval)."""
-    trainer = build_trainer(prepared)
-    splits = evaluated_splits(trainer)
-    return {name: preference_metrics(trainer, splits[name], name) for name in names}
+    return evaluate_pairs(build_trainer(prepared), REPORT, names)
+
 
 def train(recipe: Recipe) -> TrainResult:
-    started = time.time()
-    prepared = prepare(recipe)
-    clear_output_dir(recipe)
-    announce(describe(prepared))
-    return train_on_pairs(recipe, build_trainer(prepared), prepared.tokenizer, REPORT, started)
+    return train_pair_task(recipe, prepare, describe, build_trainer, REPORT)

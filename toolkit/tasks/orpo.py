@@ -9,17 +9,14 @@ held-out pairs.
 
 from __future__ import annotations
 
-import time
 import warnings
 from dataclasses import dataclass
 
 from datasets import DatasetDict
 
-from toolkit.preferences import PairReport, load_policy, prepare_pairs, train_on_pairs
+from toolkit.preferences import PairReport, evaluate_pairs, load_policy, prepare_pairs, train_pair_task
 from toolkit.recipe import Recipe
-from toolkit.outputs import clear_output_dir
-from toolkit.run import (TrainResult, announce, eval_datasets, evaluate_logged, evaluated_splits, model_facts,
-                         optimizer_steps)
+from toolkit.run import TrainResult, eval_datasets, model_facts, optimizer_steps
 
 with warnings.catch_warnings():  # TRL warns on import that experimental APIs may change; the docs say so
     warnings.simplefilter("ignore")
@@ -64,19 +61,10 @@ REPORT = PairReport(keys=REPORTED, plot_keys=["rewards/accuracies", "rewards/mar
                     plot_title="ORPO rewards", loss_title="ORPO loss", accuracy_label="reward accuracy")
 
 
-def preference_metrics(trainer: ORPOTrainer, dataset, name: str) -> dict:
-    return evaluate_logged(trainer, dataset, name, REPORTED)
-
-
 def evaluate(prepared: Prepared, names: list[str]) -> dict:
-    """Held-out implicit rewards of a saved policy against its reference (toolkit eval)."""
-    trainer = build_trainer(prepared)
-    splits = evaluated_splits(trainer)
-    return {name: preference_metrics(trainer, splits[name], name) for name in names}
+    """Held-out reward accuracy, margin and log odds ratio of a saved policy (toolkit eval)."""
+    return evaluate_pairs(build_trainer(prepared), REPORT, names)
+
 
 def train(recipe: Recipe) -> TrainResult:
-    started = time.time()
-    prepared = prepare(recipe)
-    clear_output_dir(recipe)
-    announce(describe(prepared))
-    return train_on_pairs(recipe, build_trainer(prepared), prepared.tokenizer, REPORT, started)
+    return train_pair_task(recipe, prepare, describe, build_trainer, REPORT)

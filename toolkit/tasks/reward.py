@@ -7,7 +7,6 @@ before and after training; the saved folder scores texts (toolkit.score) and ser
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from datasets import DatasetDict
@@ -15,11 +14,9 @@ from transformers import AutoModelForSequenceClassification
 from trl import RewardConfig, RewardTrainer
 
 from toolkit.models import apply_lora, load_model
-from toolkit.preferences import PairReport, prepare_pairs, train_on_pairs
+from toolkit.preferences import PairReport, evaluate_pairs, prepare_pairs, train_pair_task
 from toolkit.recipe import Recipe
-from toolkit.outputs import clear_output_dir
-from toolkit.run import (TrainResult, announce, eval_datasets, evaluate_logged, evaluated_splits, model_facts,
-                         optimizer_steps)
+from toolkit.run import TrainResult, eval_datasets, model_facts, optimizer_steps
 
 CONFIG_CLASS = RewardConfig
 DEFAULTS = {"eval_strategy": "epoch"}
@@ -64,13 +61,8 @@ REPORT = PairReport(keys={"accuracy": "accuracy", "margin": "margin"}, plot_keys
 
 def evaluate(prepared: Prepared, names: list[str]) -> dict:
     """Pairwise accuracy and margin of a saved reward model (toolkit eval)."""
-    trainer = build_trainer(prepared)
-    splits = evaluated_splits(trainer)
-    return {name: evaluate_logged(trainer, splits[name], name, REPORT.keys) for name in names}
+    return evaluate_pairs(build_trainer(prepared), REPORT, names)
+
 
 def train(recipe: Recipe) -> TrainResult:
-    started = time.time()
-    prepared = prepare(recipe)
-    clear_output_dir(recipe)
-    announce(describe(prepared))
-    return train_on_pairs(recipe, build_trainer(prepared), prepared.tokenizer, REPORT, started)
+    return train_pair_task(recipe, prepare, describe, build_trainer, REPORT)
