@@ -99,3 +99,32 @@ def test_check_prints_the_settings_chosen_for_this_device(tmp_path):
     assert settings["gradient_checkpointing"].startswith("False") and "group_by_length" in settings["train_sampling_strategy"]
     ours = toolkit.check(classification_recipe(tmp_path, TINY_GPT2, bf16=False))["settings"]
     assert ours["precision"] == "fp32 (recipe)"
+
+
+def test_gpu_kernels_follow_trl_where_they_are_installed():
+    from toolkit.devices import gpu_kernels
+
+    both = {"flash_attn", "liger_kernel"}
+    assert gpu_kernels("cuda", "bfloat16", both) == {"attention": "flash_attention_2", "padding_free_packing": True,
+                                                    "liger": True}
+    # flash attention takes half precision only: fp32 weights keep sdpa and padded batches
+    assert gpu_kernels("cuda", None, both) == {"attention": None, "padding_free_packing": False, "liger": True}
+    assert gpu_kernels("cuda", "float16", set()) == {"attention": None, "padding_free_packing": False, "liger": False}
+    for elsewhere in (None, "mps"):
+        assert gpu_kernels(elsewhere, "bfloat16", both) == {"attention": None, "padding_free_packing": False,
+                                                           "liger": False}
+
+
+def test_sft_on_this_cpu_keeps_padded_length_grouped_batches(tmp_path):
+    import toolkit
+    from toolkit.tasks.sft import gpu_defaults
+
+    recipe = {"task": "sft", "model": dict(TINY_GPT2),
+              "data": {"train": str(ROOT / "toolkit/assets/toy_instructions.jsonl"), "max_length": 64},
+              "training": {"output_dir": str(tmp_path / "run")}}
+    settings = toolkit.check(recipe)["settings"]
+    assert settings["packing"] == "False (toolkit default for this device)"
+    assert settings["use_liger_kernel"] == "False (toolkit default for this device)"
+    from toolkit.recipe import load_recipe
+
+    assert gpu_defaults(load_recipe(recipe)) == {}

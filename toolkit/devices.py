@@ -56,6 +56,38 @@ def describe() -> str:
     return f"cpu ({torch.get_num_threads()} threads, {os.cpu_count()} cores{bf16})"
 
 
+KERNEL_PACKAGES = ("flash_attn", "liger_kernel")
+
+
+def installed_kernels() -> set[str]:
+    return {name for name in KERNEL_PACKAGES if importlib.util.find_spec(name) is not None}
+
+
+def gpu_kernels(kind: str | None, weights_dtype: str | None, installed: set[str]) -> dict:
+    """What TRL recommends on an NVIDIA GPU, where the packages are installed (a recipe's own setting wins):
+
+    - attention: flash_attention_2 when flash-attn is installed and the weights are bf16 or fp16 (its kernels
+      take half precision only, also when generating outside autocast); else None, transformers' sdpa.
+    - padding_free_packing: SFT packs rows with bfd and no padding when flash attention runs, whose varlen
+      kernel makes a packed row cost what its tokens cost. (On a CPU, sdpa applies a dense block mask over
+      the packed batch instead, which measured slower than padding: benchmarks/RESULTS.md.)
+    - liger: SFT with Liger's kernels when liger-kernel is installed (models it has no kernels for, GPT-2
+      and BERT among them, train unchanged)."""
+    cuda = kind == "cuda"
+    flash = cuda and "flash_attn" in installed and weights_dtype in ("bfloat16", "float16")
+    return {"attention": "flash_attention_2" if flash else None, "padding_free_packing": flash,
+            "liger": cuda and "liger_kernel" in installed}
+
+
+def kernels_for(spec) -> dict:
+    """gpu_kernels for this machine and a recipe's model block, the recipe's attention choice first."""
+    chosen = gpu_kernels(accelerator(), spec.dtype, installed_kernels())
+    if spec.attn_implementation:
+        chosen["attention"] = spec.attn_implementation
+        chosen["padding_free_packing"] = spec.attn_implementation.startswith("flash_attention")
+    return chosen
+
+
 def is_on(value) -> bool:
     return value is True or str(value).lower() in ("true", "1", "yes")
 
@@ -113,7 +145,20 @@ def check_attention(implementation: str | None, where: str) -> None:
                            f"which is not installed. Install it, or use sdpa (the default).")
 
 
+def check_lm_head(mode: str | None, training: dict, where: str) -> None:
+    from toolkit.lm_head import MODES
+
+    if mode is None:
+        return
+    if mode not in MODES:
+        raise ToolkitError(f"{where}: model.lm_head '{mode}' is not one of {', '.join(MODES)}{suggest(mode, MODES)}.")
+    if mode == "compact" and accelerator() is not None and not is_on(training.get("use_cpu")):
+        raise ToolkitError(f"{where}: model.lm_head compact tunes TRL's LM head for CPU runs; this run is on "
+                           f"{describe()}, where TRL already scores only labelled positions. Remove model.lm_head.")
+
+
 def check_recipe(recipe) -> None:
     check_precision(recipe.training, f"{recipe.source}")
     check_dtype(recipe.model.dtype, recipe.source)
     check_attention(recipe.model.attn_implementation, recipe.source)
+    check_lm_head(recipe.model.lm_head, recipe.training, recipe.source)

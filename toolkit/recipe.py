@@ -40,6 +40,7 @@ class ModelSpec:
     trust_remote_code: bool = False
     dtype: str | None = None  # weights' dtype: float32 (default), bfloat16, float16, auto (the checkpoint's)
     attn_implementation: str | None = None  # eager, sdpa (default), flash_attention_2, ... checked against the device
+    lm_head: str | None = None  # TRL's fused LM head on a CPU: compact (default there) or trl (toolkit.lm_head)
 
 
 @dataclass

@@ -16,6 +16,7 @@ from toolkit.devices import accelerator, bf16_supported, describe as describe_de
 from toolkit.errors import ToolkitError
 from toolkit.files import save_atomic, write_atomic
 from toolkit.guards import NoFinalCheckpoint, StopOnNonFinite
+from toolkit.lm_head import default_mode, set_lm_head
 from toolkit.outputs import FINISHED, tidy_finished
 from toolkit.recipe import Recipe, recipe_text
 from toolkit.report import write_report
@@ -127,6 +128,7 @@ def build_training_args(recipe: Recipe, config_class, defaults: dict):
     except (ValueError, TypeError) as error:
         raise ToolkitError(f"{where}: {error}") from None
     recipe.training = {**recipe.training, "output_dir": args.output_dir}
+    args.toolkit_lm_head = set_lm_head(recipe.model.lm_head or default_mode(args.device.type))
     return args
 
 
@@ -243,6 +245,9 @@ def length_stats(split, max_length: int) -> dict:
             "p95_tokens": int(np.percentile(counts, 95)), "truncated": int((counts >= max_length).sum())}
 
 
+FUSED_LM_HEAD_TASKS = ("sft", "dpo", "kto", "rlhf")  # TRL trainers that score tokens with its fused LM head
+
+
 def chosen_settings(args, recipe: Recipe) -> dict:
     """The speed-relevant settings in force and who chose them: the recipe, or the toolkit for this device."""
     def who(key: str) -> str:
@@ -261,9 +266,12 @@ def chosen_settings(args, recipe: Recipe) -> dict:
         "checkpoints": f"every {args.save_steps} steps, kept {args.save_total_limit}" if args.save_strategy != "no"
         else "none",
     }
-    for key in ("packing", "padding_free"):
+    for key in ("packing", "padding_free", "use_liger_kernel"):
         if hasattr(args, key):
             settings[key] = f"{getattr(args, key)} ({who(key)})"
+    if recipe.task in FUSED_LM_HEAD_TASKS:
+        chosen = "recipe" if recipe.model.lm_head else "toolkit default for this device"
+        settings["lm_head"] = f"{args.toolkit_lm_head} ({chosen})"
     return settings
 
 

@@ -18,6 +18,7 @@ from trl import SFTConfig, SFTTrainer
 
 from toolkit.chat import alpaca_to_messages, ensure_chat_template
 from toolkit.data import finish_splits, read_splits, require_columns, require_values, strings_in
+from toolkit.devices import kernels_for
 from toolkit.errors import ToolkitError
 from toolkit.models import set_generation_tokens, max_positions, apply_lora, load_model, load_tokenizer
 from toolkit.recipe import Recipe
@@ -88,9 +89,16 @@ def to_trl_format(splits: DatasetDict, data_format: str, where: str) -> DatasetD
     return DatasetDict({name: split.select_columns(keep) for name, split in splits.items()})
 
 
+def gpu_defaults(recipe: Recipe) -> dict:
+    """TRL's recommendations on a GPU, where their kernels are installed (toolkit.devices.gpu_kernels)."""
+    kernels = kernels_for(recipe.model)
+    defaults = {"packing": True, "packing_strategy": "bfd"} if kernels["padding_free_packing"] else {}
+    return {**defaults, "use_liger_kernel": True} if kernels["liger"] else defaults
+
+
 def prepare(recipe: Recipe) -> Prepared:
     where = recipe.source
-    defaults = {**DEFAULTS, "max_length": recipe.data.max_length}
+    defaults = {**DEFAULTS, "max_length": recipe.data.max_length, **gpu_defaults(recipe)}
     args = build_training_args(recipe, CONFIG_CLASS, defaults)
     if args.padding_free and not args.packing:
         raise ToolkitError(f"{where}: training.padding_free without packing would not cut examples to "
