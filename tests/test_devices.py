@@ -127,4 +127,5 @@ def test_sft_on_this_cpu_keeps_padded_length_grouped_batches(tmp_path):
     assert settings["use_liger_kernel"] == "False (toolkit default for this device)"
     from toolkit.recipe import load_recipe
 
-    assert gpu_defaults(load_recipe(recipe)) == {}
+    defaults, model = gpu_defaults(load_recipe(recipe))
+    assert defaults == {} and model.attn_implementation is None

@@ -30,7 +30,8 @@ def accelerator() -> str | None:
 
 def cpu_has_native_bf16() -> bool:
     """AVX512-BF16 or AMX: bf16 matmuls in hardware. Without them a CPU emulates bf16, and autocast made SFT
-    14x slower on such a machine; with them it made it 1.6x faster (benchmarks/RESULTS.md)."""
+    14x slower on such a machine; with them it was 1.6x faster on one machine and as fast on another
+    (benchmarks/RESULTS.md)."""
     checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
     return any(check() for check in checks if check is not None)
 
@@ -66,8 +67,8 @@ def installed_kernels() -> set[str]:
 def gpu_kernels(kind: str | None, weights_dtype: str | None, installed: set[str]) -> dict:
     """What TRL recommends on an NVIDIA GPU, where the packages are installed (a recipe's own setting wins):
 
-    - attention: flash_attention_2 when flash-attn is installed and the weights are bf16 or fp16 (its kernels
-      take half precision only, also when generating outside autocast); else None, transformers' sdpa.
+    - attention: in SFT, flash_attention_2 when flash-attn is installed and the weights are bf16 or fp16 (its
+      kernels take half precision only, also when generating outside autocast); else None, transformers' sdpa.
     - padding_free_packing: SFT packs rows with bfd and no padding when flash attention runs, whose varlen
       kernel makes a packed row cost what its tokens cost. (On a CPU, sdpa applies a dense block mask over
       the packed batch instead, which measured slower than padding: benchmarks/RESULTS.md.)

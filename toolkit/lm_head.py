@@ -14,7 +14,7 @@ were made for GPUs and cost a CPU most of its time:
 
 "compact" (the toolkit's default on a CPU) takes TRL's own label-positions path and 4,096-wide tiles; "trl"
 leaves TRL as it ships. The numbers are the same either way (only fp32 summation order differs); on the
-instruction benchmark SFT went from 608 to 1,871 tokens/s (benchmarks/RESULTS.md). Accelerators keep TRL's own
+instruction benchmark SFT went from 756 to 1,836 tokens/s (benchmarks/RESULTS.md). Accelerators keep TRL's own
 choices. The setting is TRL's module state, so it holds for the process until the next recipe sets it.
 """
 

@@ -50,10 +50,7 @@ def load_tokenizer(spec: ModelSpec, where: str, train_texts=None):
 
 def load_model(auto_class, spec: ModelSpec, tokenizer, where: str, **config_overrides) -> PreTrainedModel:
     """`auto_class` (e.g. AutoModelForSequenceClassification) from a checkpoint or a fresh config."""
-    from toolkit.devices import kernels_for
-
-    attention = kernels_for(spec)["attention"]  # the recipe's, or flash attention where TRL recommends it
-    placement = {"attn_implementation": attention} if attention else {}
+    placement = {"attn_implementation": spec.attn_implementation} if spec.attn_implementation else {}
     if spec.dtype:
         placement["dtype"] = spec.dtype if spec.dtype == "auto" else getattr(torch, spec.dtype)
     if spec.name_or_path:

@@ -69,7 +69,8 @@ def common_defaults(config_class) -> dict:
                 "ddp_find_unused_parameters": False,
                 "dataloader_pin_memory": torch.cuda.is_available()}  # pinning only helps copies to a GPU
     # bf16 autocast where the hardware has it (TRL's configs default to it everywhere; plain transformers
-    # nowhere): Ampere+ GPUs, and CPUs with AVX512-BF16 or AMX, where it measured 1.6x faster than fp32.
+    # nowhere): Ampere+ GPUs, and CPUs with AVX512-BF16 or AMX, where it measured 1.6x faster than fp32 on one
+    # machine and as fast on another.
     defaults["bf16"] = bf16_supported()
     if not has_accelerator():
         # transformers >= 5.24 renames gradient_checkpointing to activation_checkpointing (the old name warns)

@@ -8,6 +8,7 @@ Loss is on the assistant's tokens only (messages) or the completion only (prompt
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -21,7 +22,7 @@ from toolkit.data import finish_splits, read_splits, require_columns, require_va
 from toolkit.devices import kernels_for
 from toolkit.errors import ToolkitError
 from toolkit.models import set_generation_tokens, max_positions, apply_lora, load_model, load_tokenizer
-from toolkit.recipe import Recipe
+from toolkit.recipe import ModelSpec, Recipe
 from toolkit.outputs import check_output_dir, clear_output_dir
 from toolkit.run import (TrainResult, announce, build_training_args, eval_datasets, evaluate_only_with_validation,
                          evaluated_splits, model_facts, optimizer_steps, train_model)
@@ -89,16 +90,20 @@ def to_trl_format(splits: DatasetDict, data_format: str, where: str) -> DatasetD
     return DatasetDict({name: split.select_columns(keep) for name, split in splits.items()})
 
 
-def gpu_defaults(recipe: Recipe) -> dict:
-    """TRL's recommendations on a GPU, where their kernels are installed (toolkit.devices.gpu_kernels)."""
+def gpu_defaults(recipe: Recipe) -> tuple[dict, ModelSpec]:
+    """TRL's recommendations on a GPU, where their kernels are installed (toolkit.devices.gpu_kernels): the
+    training defaults, and the model block with the attention to load."""
     kernels = kernels_for(recipe.model)
     defaults = {"packing": True, "packing_strategy": "bfd"} if kernels["padding_free_packing"] else {}
-    return {**defaults, "use_liger_kernel": True} if kernels["liger"] else defaults
+    if kernels["liger"]:
+        defaults["use_liger_kernel"] = True
+    return defaults, dataclasses.replace(recipe.model, attn_implementation=kernels["attention"])
 
 
 def prepare(recipe: Recipe) -> Prepared:
     where = recipe.source
-    defaults = {**DEFAULTS, "max_length": recipe.data.max_length, **gpu_defaults(recipe)}
+    on_gpu, model_spec = gpu_defaults(recipe)
+    defaults = {**DEFAULTS, "max_length": recipe.data.max_length, **on_gpu}
     args = build_training_args(recipe, CONFIG_CLASS, defaults)
     if args.padding_free and not args.packing:
         raise ToolkitError(f"{where}: training.padding_free without packing would not cut examples to "
@@ -120,7 +125,7 @@ def prepare(recipe: Recipe) -> Prepared:
     if data_format != "prompt-completion" or not isinstance(splits["train"][0]["prompt"], str):
         ensure_chat_template(tokenizer)
     transformers.set_seed(args.seed)
-    model = load_model(AutoModelForCausalLM, recipe.model, tokenizer, f"{where}: model")
+    model = load_model(AutoModelForCausalLM, model_spec, tokenizer, f"{where}: model")
     set_generation_tokens(model, tokenizer)
     positions = max_positions(model)
     if positions and args.max_length and args.max_length > positions:
