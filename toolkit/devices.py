@@ -80,15 +80,6 @@ def gpu_kernels(kind: str | None, weights_dtype: str | None, installed: set[str]
             "liger": cuda and "liger_kernel" in installed}
 
 
-def kernels_for(spec) -> dict:
-    """gpu_kernels for this machine and a recipe's model block, the recipe's attention choice first."""
-    chosen = gpu_kernels(accelerator(), spec.dtype, installed_kernels())
-    if spec.attn_implementation:
-        chosen["attention"] = spec.attn_implementation
-        chosen["padding_free_packing"] = spec.attn_implementation.startswith("flash_attention")
-    return chosen
-
-
 def is_on(value) -> bool:
     return value is True or str(value).lower() in ("true", "1", "yes")
 

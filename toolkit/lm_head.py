@@ -21,6 +21,7 @@ choices. The setting is TRL's module state, so it holds for the process until th
 from __future__ import annotations
 
 MODES = ("compact", "trl")
+FUSED_LM_HEAD_TASKS = ("sft", "dpo", "kto", "rlhf")  # the toolkit's tasks whose TRL trainer uses this head
 CPU_VOCAB_TILE = 4096
 
 _shipped: dict | None = None  # TRL's own values, kept to restore "trl"

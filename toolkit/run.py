@@ -16,7 +16,7 @@ from toolkit.devices import accelerator, bf16_supported, describe as describe_de
 from toolkit.errors import ToolkitError
 from toolkit.files import save_atomic, write_atomic
 from toolkit.guards import NoFinalCheckpoint, StopOnNonFinite
-from toolkit.lm_head import default_mode, set_lm_head
+from toolkit.lm_head import FUSED_LM_HEAD_TASKS, default_mode, set_lm_head
 from toolkit.outputs import FINISHED, tidy_finished
 from toolkit.recipe import Recipe, recipe_text
 from toolkit.report import write_report
@@ -244,9 +244,6 @@ def length_stats(split, max_length: int) -> dict:
     counts = np.array([len(ids) for ids in split["input_ids"]])
     return {"examples": len(split), "mean_tokens": round(float(counts.mean()), 1), "max_tokens": int(counts.max()),
             "p95_tokens": int(np.percentile(counts, 95)), "truncated": int((counts >= max_length).sum())}
-
-
-FUSED_LM_HEAD_TASKS = ("sft", "dpo", "kto", "rlhf")  # TRL trainers that score tokens with its fused LM head
 
 
 def chosen_settings(args, recipe: Recipe) -> dict:

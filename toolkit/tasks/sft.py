@@ -19,7 +19,7 @@ from trl import SFTConfig, SFTTrainer
 
 from toolkit.chat import alpaca_to_messages, ensure_chat_template
 from toolkit.data import finish_splits, read_splits, require_columns, require_values, strings_in
-from toolkit.devices import kernels_for
+from toolkit.devices import accelerator, gpu_kernels, installed_kernels
 from toolkit.errors import ToolkitError
 from toolkit.models import set_generation_tokens, max_positions, apply_lora, load_model, load_tokenizer
 from toolkit.recipe import ModelSpec, Recipe
@@ -92,12 +92,13 @@ def to_trl_format(splits: DatasetDict, data_format: str, where: str) -> DatasetD
 
 def gpu_defaults(recipe: Recipe) -> tuple[dict, ModelSpec]:
     """TRL's recommendations on a GPU, where their kernels are installed (toolkit.devices.gpu_kernels): the
-    training defaults, and the model block with the attention to load."""
-    kernels = kernels_for(recipe.model)
-    defaults = {"packing": True, "packing_strategy": "bfd"} if kernels["padding_free_packing"] else {}
+    training defaults, and the model block with the attention to load (the recipe's own, if it names one)."""
+    kernels = gpu_kernels(accelerator(), recipe.model.dtype, installed_kernels())
+    attention = recipe.model.attn_implementation or kernels["attention"]
+    defaults = {"packing": True, "packing_strategy": "bfd"} if str(attention).startswith("flash_attention") else {}
     if kernels["liger"]:
         defaults["use_liger_kernel"] = True
-    return defaults, dataclasses.replace(recipe.model, attn_implementation=kernels["attention"])
+    return defaults, dataclasses.replace(recipe.model, attn_implementation=attention)
 
 
 def prepare(recipe: Recipe) -> Prepared:
