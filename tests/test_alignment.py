@@ -68,9 +68,9 @@ def test_dpo_widens_the_margin_and_leaves_the_reference_alone(tmp_path):
     reference = {name: p.detach().clone() for name, p in prepared.reference.named_parameters()}
     start = {name: p.detach().clone() for name, p in prepared.model.named_parameters()}
     trainer = dpo.build_trainer(prepared)
-    before = dpo.preference_metrics(trainer, trainer.eval_dataset, "validation")
+    before = dpo.measure(trainer, prepared, "validation")
     trainer.train()
-    after = dpo.preference_metrics(trainer, trainer.eval_dataset, "validation")
+    after = dpo.measure(trainer, prepared, "validation")
 
     assert after["margin"] > before["margin"] + 0.5 and after["accuracy"] > before["accuracy"] + 0.2, (before, after)
     assert all(torch.equal(p, reference[name]) for name, p in prepared.reference.named_parameters())
@@ -106,9 +106,9 @@ def test_kto_widens_the_margin_and_leaves_the_reference_alone(tmp_path):
     assert sorted(prepared.splits["train"].column_names) == ["completion", "label", "prompt"]
     reference = {name: p.detach().clone() for name, p in prepared.reference.named_parameters()}
     trainer = kto.build_trainer(prepared)
-    before = kto.preference_metrics(trainer, trainer.eval_dataset, "validation")
+    before = kto.measure(trainer, prepared, "validation")
     trainer.train()
-    after = kto.preference_metrics(trainer, trainer.eval_dataset, "validation")
+    after = kto.measure(trainer, prepared, "validation")
     assert after["margin"] > before["margin"] + 0.5, (before, after)
     assert all(torch.equal(p, reference[name]) for name, p in prepared.reference.named_parameters())
 
@@ -116,7 +116,8 @@ def test_kto_widens_the_margin_and_leaves_the_reference_alone(tmp_path):
 def test_kto_takes_unpaired_rows(tmp_path):
     train = write_jsonl(tmp_path / "unpaired.jsonl", unpaired_rows(40))
     result = toolkit.train(preference_recipe(tmp_path, "kto", str(train), max_steps=2))
-    assert result.metrics["validation"]["kl"] >= 0 and (result.output_dir / "run.json").is_file()
+    validation = result.metrics["validation"]
+    assert validation["desirable"] == validation["undesirable"] == 6 and (result.output_dir / "run.json").is_file()
     assert toolkit.check(preference_recipe(tmp_path / "again", "kto", str(train)))["data"] == "unpaired"
 
 
@@ -126,3 +127,43 @@ def test_orpo_learns_the_preferences_without_a_reference(tmp_path):
     assert after["accuracy"] > before["accuracy"] + 0.2 and after["nll_loss"] < before["nll_loss"], (before, after)
     assert (result.output_dir / "rewards.png").stat().st_size > 1000
     assert toolkit.check(preference_recipe(tmp_path / "again", "orpo"))["reference"] == "none (ORPO)"
+
+
+def test_score_reproduces_the_runs_pairwise_accuracy_and_margin(tmp_path):
+    """`toolkit score` reads a (prompt, reply) exactly as reward training and its evaluation did (EOS included)."""
+    held_out = pairs()[-40:]
+    validation = write_jsonl(tmp_path / "validation.jsonl", held_out)
+    recipe = preference_recipe(tmp_path, "reward", max_steps=6)
+    recipe["data"] = {"train": str(PREFERENCES), "validation": str(validation), "max_length": 64}
+    result = toolkit.train(recipe)
+    prompts = [r["instruction"] + (f"\n\n{r['input']}" if r["input"] else "") for r in held_out]
+    chosen = toolkit.score(result.output_dir, [r["chosen"] for r in held_out], prompts)
+    rejected = toolkit.score(result.output_dir, [r["rejected"] for r in held_out], prompts)
+    written = result.metrics["validation"]
+    assert sum(c > r for c, r in zip(chosen, rejected)) == written["correct"]
+    assert written["accuracy"] == written["correct"] / len(held_out)
+    margin = sum(c - r for c, r in zip(chosen, rejected)) / len(held_out)
+    assert abs(margin - written["margin"]) < 1e-5, (margin, written["margin"])
+
+    # An RL reward from the same folder scores a completion as `score` does.
+    from toolkit.tasks.rlhf import parse_rewards
+    from toolkit.recipe import RLSpec
+
+    reward = parse_rewards(RLSpec(rewards=[{"model": str(result.output_dir)}]), "test", load=True)[0].function
+    replies = [r["chosen"] for r in held_out[:4]]
+    assert reward(prompts=prompts[:4], completions=replies) == pytest.approx(chosen[:4], abs=1e-5)
+
+
+def test_score_refuses_prompts_that_do_not_match_the_replies(tmp_path):
+    result = toolkit.train(preference_recipe(tmp_path, "reward", max_steps=1))
+    with pytest.raises(toolkit.ToolkitError, match="2 prompts for 3 replies"):
+        toolkit.score(result.output_dir, ["a", "b", "c"], ["p", "q"])
+
+
+def test_dpo_policy_equal_to_its_reference_ties_on_every_pair(tmp_path):
+    """Before training the policy is its reference: every implicit reward is 0, so every pair is a tie and
+    none counts as correct (bf16 on one side only used to turn float noise into a 'before' accuracy)."""
+    prepared = dpo.prepare(load_recipe(preference_recipe(tmp_path, "dpo", max_steps=1)))
+    before = dpo.measure(dpo.build_trainer(prepared), prepared, "validation")
+    assert before["ties"] == before["pairs"] == len(prepared.splits["validation"]) > 0
+    assert before["correct"] == 0 and before["accuracy"] == 0.0 and before["margin"] == 0.0

@@ -129,3 +129,41 @@ def test_sft_on_this_cpu_keeps_padded_length_grouped_batches(tmp_path):
 
     defaults, model = gpu_defaults(load_recipe(recipe))
     assert defaults == {} and model.attn_implementation is None
+
+
+SHARDING_LAUNCHES = [("ACCELERATE_USE_FSDP", "FSDP"), ("ACCELERATE_USE_DEEPSPEED", "DeepSpeed")]
+
+
+@pytest.mark.parametrize(("variable", "name"), SHARDING_LAUNCHES, ids=["fsdp", "deepspeed"])
+def test_a_sharding_launch_on_a_cpu_is_refused_when_the_recipe_loads(variable, name, tmp_path, monkeypatch):
+    """accelerate sets the variable in every process an FSDP / DeepSpeed config starts; on a CPU it then
+    trains plain DDP without a word, so the recipe is refused before any model or data loads."""
+    from toolkit.errors import ToolkitError
+    from toolkit.recipe import load_recipe
+
+    monkeypatch.setattr("toolkit.devices.accelerator", lambda: None)  # as on this machine, also on a GPU runner
+    recipe = classification_recipe(tmp_path, TINY_GPT2)
+    load_recipe(recipe)  # no sharding asked for: nothing changes
+    monkeypatch.setenv(variable, "true")
+    with pytest.raises(ToolkitError) as refused:
+        load_recipe(recipe)
+    message = str(refused.value)
+    assert f"this accelerate launch asks for {name} ({variable}=true" in message
+    assert "this machine has no GPU" in message and "unsharded copy of the model in every process" in message
+    assert "--config_file recipes/accelerate/multi-process-cpu.yaml" in message
+    assert not (tmp_path / "run").exists()
+
+
+def test_sharding_refusal_names_the_recipe_key_and_spares_gpu_runs(tmp_path, monkeypatch):
+    from toolkit.errors import ToolkitError
+    from toolkit.recipe import load_recipe
+
+    monkeypatch.setattr("toolkit.devices.accelerator", lambda: None)
+    with pytest.raises(ToolkitError, match=r"training\.fsdp asks for FSDP.*remove training\.fsdp and launch"):
+        load_recipe(classification_recipe(tmp_path, TINY_GPT2, fsdp="full_shard"))
+    # On a GPU the launch shards as asked, unless the recipe itself puts the run on the CPU.
+    monkeypatch.setattr("toolkit.devices.accelerator", lambda: "cuda")
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    load_recipe(classification_recipe(tmp_path, TINY_GPT2))
+    with pytest.raises(ToolkitError, match="FSDP.*training.use_cpu puts this run on the CPU"):
+        load_recipe(classification_recipe(tmp_path, TINY_GPT2, use_cpu=True))

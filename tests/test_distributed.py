@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, TINY_GPT2, classification_recipe, tiny_recipe
+from toolkit.devices import accelerator
 
 
 def test_two_process_run_trains_once_and_saves_one_model(tmp_path):
@@ -61,3 +62,21 @@ def test_every_task_runs_as_two_ddp_processes(name, tmp_path):
     assert run["world_size"] == 2 and run["weights_identical_across_ranks"] is True
     assert sorted(p.name for p in output.glob("*.safetensors")) == ["model.safetensors"]
     assert done.stdout.count("outputs in ") == 1 and list(output.glob("*.png"))
+
+
+@pytest.mark.skipif(accelerator() is not None, reason="with GPUs the FSDP launch shards as asked")
+def test_an_fsdp_launch_without_gpus_stops_before_anything_loads(tmp_path):
+    """accelerate turns an FSDP launch on a CPU into plain DDP without a word; the toolkit refuses it instead."""
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(classification_recipe(tmp_path, TINY_GPT2)))
+    # The shipped config, with 2 processes rather than its 8 (fewer start-ups): its distributed_type asks for FSDP.
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
+               str(ROOT / "recipes/accelerate/fsdp2.yaml"), "--num_processes", "2",
+               "-m", "toolkit", "train", str(path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode != 0 and "exitcode  : 2" in done.stderr, done.stderr[-3000:]  # torchrun's summary
+    # Every process refuses, each with one line; torchrun stops the others once one has.
+    assert 1 <= done.stderr.count("this accelerate launch asks for FSDP (ACCELERATE_USE_FSDP=true") <= 2
+    assert "launch with --config_file recipes/accelerate/multi-process-cpu.yaml" in done.stderr
+    assert done.stdout == "" and not (tmp_path / "run").exists() and not (tmp_path / "runs").exists()

@@ -5,12 +5,14 @@ from the folder alone."""
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
 import toolkit
 from conftest import ROOT, tiny_recipe
 from toolkit.cli import main
+from toolkit.per_example import read_examples
 from toolkit.report import flatten
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -42,17 +44,79 @@ def test_run_folder_holds_what_a_person_reads_and_eval_reproduces_it(task, tmp_p
     page = (folder / "report.html").read_text()
     assert page.count("data:image/png;base64,") == len(plots)
 
-    written = held_out(json.loads((folder / "metrics.json").read_text()))
-    assert written, "the run evaluated no held-out split"
-    capsys.readouterr()
-    assert main(["eval", str(folder)]) == 0
-    again = json.loads(capsys.readouterr().out)
-    expected, got = flatten(written), flatten(again)
-    assert expected.keys() == got.keys()
-    # Same code, same data: equal up to float rounding, which bf16 autocast (on where the CPU has it) coarsens.
+    written = json.loads((folder / "metrics.json").read_text())
+    assert held_out(written), "the run evaluated no held-out split"
+    for stage, metrics in (("after", held_out(written)), ("before", held_out(written.get("before", {})))):
+        for split, values in metrics.items():
+            rows = read_examples(folder, split, before=stage == "before")
+            assert rows, (stage, split)
+            assert_recounted(task, values, rows)
+
+    # The saved model gives the same metrics and the same per-example values again.
+    again = toolkit.evaluate(folder, per_example=True)
     bf16 = json.loads((folder / "training_args.json").read_text())["bf16"]
-    tolerance = 1e-2 if bf16 else 1e-4
-    assert all(abs(expected[k] - got[k]) <= tolerance * max(1.0, abs(expected[k])) for k in expected), (expected, got)
+    tolerance = 1e-2 if bf16 else 1e-4  # bf16 autocast (on where the CPU has it) coarsens float rounding
+
+    def close(a, b):
+        return abs(a - b) <= tolerance * max(1.0, abs(a), abs(b))
+
+    rows_again = {split: values.pop("per_example") for split, values in again.items()}
+    expected, got = flatten(held_out(written)), flatten(again)
+    assert expected.keys() == got.keys()
+    assert all(close(expected[k], got[k]) for k in expected), (expected, got)
+    for split, rows in rows_again.items():
+        saved = read_examples(folder, split)
+        assert len(rows) == len(saved)
+        for old, new in zip(saved, rows):
+            assert all(close(a, b) for a, b in zip(numbers(old), numbers(new), strict=True)), (old, new)
+    if task == "classification":  # the CLI prints what the API returns
+        capsys.readouterr()
+        assert main(["eval", str(folder)]) == 0
+        assert flatten(json.loads(capsys.readouterr().out)).keys() == expected.keys()
+
+
+def numbers(row: dict) -> list[float]:
+    return list(flatten(row).values())
+
+
+def mean(values) -> float:
+    values = list(values)
+    return sum(values) / len(values)
+
+
+def assert_recounted(task: str, metrics: dict, rows: list[dict]) -> None:
+    """Each reported metric, recounted by hand from the saved per-example rows."""
+    def same(a, b):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+    if task == "classification":
+        correct = sum(row["label"] == row["predicted"] for row in rows)
+        assert metrics["correct"] == correct and same(metrics["accuracy"], correct / len(rows))
+        assert sum(map(sum, metrics["confusion_matrix"])) == len(rows)
+        assert same(metrics["loss"], mean(row["loss"] for row in rows))
+    elif task in ("pretrain", "mlm", "sft"):
+        tokens = sum(row["tokens"] for row in rows)
+        assert metrics["tokens"] == tokens and metrics["examples"] == len(rows)
+        assert same(metrics["loss"], sum(row["nll_sum"] for row in rows) / tokens)
+        assert same(metrics["perplexity"], math.exp(metrics["loss"]))
+    elif task in ("reward", "dpo", "orpo"):
+        assert all(row["outcome"] == ("chosen" if row["chosen"] > row["rejected"] else
+                                      "rejected" if row["chosen"] < row["rejected"] else "tie") for row in rows)
+        correct = sum(row["outcome"] == "chosen" for row in rows)
+        assert (metrics["correct"], metrics["pairs"]) == (correct, len(rows))
+        assert metrics["ties"] == sum(row["outcome"] == "tie" for row in rows)
+        assert same(metrics["accuracy"], correct / len(rows))
+        assert same(metrics["margin"], mean(row["chosen"] - row["rejected"] for row in rows))
+    elif task == "kto":
+        desirable = [row["reward"] for row in rows if row["label"]]
+        undesirable = [row["reward"] for row in rows if not row["label"]]
+        assert same(metrics["margin"], mean(desirable) - mean(undesirable))
+    elif task == "rlhf":
+        assert metrics["prompts"] == len(rows)
+        for name, value in metrics["rewards"].items():
+            assert same(value, mean(row["rewards"][name] or 0.0 for row in rows))
+    else:
+        raise AssertionError(f"no recount for task {task}")
 
 
 def test_eval_takes_another_file_in_the_recipes_columns(tmp_path):

@@ -88,44 +88,28 @@ def fill_mask(model_dir: str | Path, texts: list[str] | str, top_k: int = 5) -> 
 
 def score(model_dir: str | Path, texts: list[str] | str, prompts: list[str] | str | None = None,
           batch_size: int = 32) -> list[float] | float:
-    """Reward-model scores for replies (higher = preferred), formatted as the reward model was trained:
-    with a chat template, each (prompt, reply) is a user turn and an assistant turn; without, prompt and
-    reply are joined by a newline."""
-    import torch
-    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+    """Reward-model scores for replies (higher = preferred), each read exactly as reward training read it
+    (toolkit.reward_model): with a chat template, a user turn and an assistant turn; without, prompt and
+    reply joined by a newline and followed by EOS, cut at the run's max_length. One prompt per reply, or one
+    prompt for all."""
+    from toolkit.reward_model import RewardModel
 
-    model_dir = Path(model_dir)
-    if not (model_dir / "config.json").is_file():
-        raise ToolkitError(f"{model_dir}: not a saved model folder (no config.json). Pass the output_dir of a "
-                           f"reward run.")
-    config = AutoConfig.from_pretrained(model_dir, local_files_only=True)
-    if config.num_labels != 1:
-        raise ToolkitError(f"{model_dir}: a reward model has one output; this one has {config.num_labels}.")
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir, local_files_only=True).eval()
-    tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
     single = isinstance(texts, str)
     texts = [texts] if single else list(texts)
-    if prompts is not None:
-        prompts = [prompts] * len(texts) if isinstance(prompts, str) else list(prompts)
-        if tokenizer.chat_template:
-            texts = [tokenizer.apply_chat_template([{"role": "user", "content": p}, {"role": "assistant", "content": t}],
-                                                   tokenize=False) for p, t in zip(prompts, texts)]
-        else:
-            texts = [f"{p}\n{t}" if not p[-1:].isspace() else p + t for p, t in zip(prompts, texts)]
-    scores = []
-    with torch.no_grad():
-        for start in range(0, len(texts), batch_size):
-            batch = tokenizer(texts[start:start + batch_size], padding=True, truncation=True, return_tensors="pt")
-            scores += model(**batch).logits[:, 0].tolist()
+    if isinstance(prompts, str):
+        prompts = [prompts] * len(texts)
+    scores = RewardModel(model_dir).score(texts, None if prompts is None else list(prompts), batch_size)
     return scores[0] if single else scores
 
 
-def evaluate(run_dir: str | Path, data: str | Path | None = None, splits: list[str] | None = None) -> dict:
+def evaluate(run_dir: str | Path, data: str | Path | None = None, splits: list[str] | None = None,
+             per_example: bool = False) -> dict:
     """A finished run's held-out metrics, recomputed from its saved model with its task's own metric code
-    ({split: metrics}); `data` evaluates another file in the recipe's columns instead ({"data": metrics})."""
+    ({split: metrics}); `data` evaluates another file in the recipe's columns instead ({"data": metrics}).
+    per_example: also return each split's per-example rows (the values the metrics are counted from)."""
     from toolkit.evaluation import evaluate as evaluate_run
 
-    return evaluate_run(run_dir, str(data) if data else None, splits)
+    return evaluate_run(run_dir, str(data) if data else None, splits, per_example)
 
 
 def report(run_dir: str | Path) -> dict[str, Path]:

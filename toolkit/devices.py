@@ -1,6 +1,7 @@
 """What this machine can do, checked against what a recipe asks for when the recipe is loaded, so a GPU
 recipe on the wrong machine fails at once with one message: mixed precision (training.fp16 / bf16 / tf32),
-the weights' dtype (model.dtype) and the attention implementation (model.attn_implementation)."""
+the weights' dtype (model.dtype), the attention implementation (model.attn_implementation) and sharding
+(an FSDP or DeepSpeed launch, or training.fsdp / training.deepspeed)."""
 
 from __future__ import annotations
 
@@ -149,8 +150,54 @@ def check_lm_head(mode: str | None, training: dict, where: str) -> None:
                            f"{describe()}, where TRL already scores only labelled positions. Remove model.lm_head.")
 
 
+# How each sharding is asked for: the variable `accelerate launch` sets in every process it starts (from the
+# config's distributed_type or its --use_fsdp / --use_deepspeed flag), and the trainer config's own key.
+SHARDING = {"FSDP": ("ACCELERATE_USE_FSDP", "distributed_type: FSDP or --use_fsdp", "fsdp"),
+            "DeepSpeed": ("ACCELERATE_USE_DEEPSPEED", "distributed_type: DEEPSPEED or --use_deepspeed", "deepspeed")}
+
+
+def sharding_asked(training: dict) -> tuple[str, str] | None:
+    """(FSDP or DeepSpeed, what asked for it), or None. The launch is read first: it is what users change."""
+    for name, (variable, source, _) in SHARDING.items():
+        if is_on(os.environ.get(variable)):
+            return name, f"this accelerate launch asks for {name} ({variable}=true, from {source})"
+    for name, (_, _, key) in SHARDING.items():
+        if training.get(key):
+            return name, f"training.{key} asks for {name}"
+    return None
+
+
+def runs_on_cpu(training: dict) -> str | None:
+    """Why this run trains on the CPU, or None. transformers reads use_cpu from the recipe and from accelerate."""
+    if accelerator() is None:
+        return f"this machine has no GPU ({describe()})"
+    if is_on(training.get("use_cpu")):
+        return "training.use_cpu puts this run on the CPU"
+    if is_on(os.environ.get("ACCELERATE_USE_CPU")):
+        return "ACCELERATE_USE_CPU=true puts this run on the CPU"
+    return None
+
+
+def check_sharding(training: dict, where: str) -> None:
+    """FSDP and DeepSpeed shard over GPUs only. On a CPU accelerate 1.15 drops them without a word: a
+    multi-process launch becomes MULTI_CPU with the whole model in DistributedDataParallel in every process.
+    Someone who asked for sharding to fit a model in memory must not get that, so it is refused here, before
+    any model or data loads."""
+    asked, cpu = sharding_asked(training), runs_on_cpu(training)
+    if asked is None or cpu is None:
+        return
+    name, source = asked
+    keys = [f"training.{key}" for _, _, key in SHARDING.values() if training.get(key)]
+    remove = f"remove {' and '.join(keys)} and " if keys else ""
+    raise ToolkitError(f"{where}: {source}, which shards the model over GPUs, but {cpu}: accelerate would "
+                       f"train an unsharded copy of the model in every process (plain DDP) without saying so. "
+                       f"Without GPUs, {remove}launch with --config_file recipes/accelerate/multi-process-cpu.yaml "
+                       f"(DDP over gloo; each process holds the whole model); to shard, run on GPUs.")
+
+
 def check_recipe(recipe) -> None:
     check_precision(recipe.training, f"{recipe.source}")
+    check_sharding(recipe.training, recipe.source)
     check_dtype(recipe.model.dtype, recipe.source)
     check_attention(recipe.model.attn_implementation, recipe.source)
     check_lm_head(recipe.model.lm_head, recipe.training, recipe.source)

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from toolkit.errors import ToolkitError
+from toolkit.per_example import split_off
 from toolkit.recipe import load_recipe
 from toolkit.report import read_run
 
@@ -39,11 +40,15 @@ def run_recipe(folder: Path, data: str | None, output_dir: str) -> tuple[dict, d
     if data:  # held out as 'test' (train must name a file too; it is read, not trained on)
         raw["data"].update(train=data, validation=None, test=data, name=None, limit=None,
                            split={"validation": 0.0, "test": 0.0})
+        if not data.lower().endswith(".txt"):
+            raw["data"]["sample_by"] = None  # how the run read its .txt files; the new file is not one
     return raw, start
 
 
-def evaluate(folder, data: str | None = None, splits: list[str] | None = None) -> dict:
-    """{split: metrics} for a finished run folder; with `data`, {"data": metrics} for that file."""
+def evaluate(folder, data: str | None = None, splits: list[str] | None = None, per_example: bool = False) -> dict:
+    """{split: metrics} for a finished run folder; with `data`, {"data": metrics} for that file.
+    per_example: keep each split's per-example rows (as the run saved them in examples_<split>.jsonl) under
+    "per_example"."""
     from toolkit.models import load_model
     from toolkit.tasks import get_task
 
@@ -72,4 +77,6 @@ def evaluate(folder, data: str | None = None, splits: list[str] | None = None) -
         reference = Path(getattr(prepared.model.config, "_name_or_path", "") or ".")
         if reference.name.startswith("toolkit-reference-"):  # RL's saved start, needed only while training
             shutil.rmtree(reference, ignore_errors=True)
+    if not per_example:
+        split_off(results)
     return {rename.get(name, name): values for name, values in results.items()}

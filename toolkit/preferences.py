@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import transformers
 from datasets import DatasetDict
@@ -22,12 +23,13 @@ from transformers import AutoModelForCausalLM
 from toolkit.chat import alpaca_to_messages, ensure_chat_template
 from toolkit.data import finish_splits, read_splits, require_columns, require_values, strings_in
 from toolkit.errors import ToolkitError
+from toolkit.per_example import ROWS, plot_values
 from toolkit.plots import plot_loss, plot_metrics
 from toolkit.models import apply_lora, load_model, load_tokenizer, set_generation_tokens
 from toolkit.recipe import Recipe, TokenizerSpec
 from toolkit.outputs import check_output_dir, clear_output_dir
-from toolkit.run import (TrainResult, announce, build_training_args, evaluate_logged, evaluate_only_with_validation,
-                         evaluated_splits, finish_run, save_model, say, train_loss, train_model)
+from toolkit.run import (TrainResult, announce, build_training_args, evaluate_only_with_validation, finish_run,
+                         save_model, say, train_loss, train_model)
 
 
 SHAPES = {"explicit": ("prompt", "chosen", "rejected"), "instruction": ("instruction", "chosen", "rejected"),
@@ -133,9 +135,10 @@ def load_policy(recipe: Recipe, tokenizer, reference: bool = True):
 
 @dataclass
 class PairReport:
-    """How a preference task reports: the trainer's logged keys it reads back, and what it plots."""
+    """How a preference task reports: its held-out metrics (counted per pair over a whole split, in
+    toolkit.preference_metrics) and what it plots from the trainer's log."""
 
-    keys: dict[str, str]  # our name -> the key the trainer logs (accuracy and margin at least)
+    measure: Callable  # (trainer, prepared, split name) -> metrics, with the per-pair rows under "per_example"
     plot_keys: list[str]
     plot_name: str
     plot_title: str
@@ -143,15 +146,27 @@ class PairReport:
     accuracy_label: str
 
 
-def train_on_pairs(recipe: Recipe, trainer, tokenizer, report: PairReport, started: float) -> TrainResult:
+def held_out(trainer, prepared, report: PairReport, names) -> dict:
+    return {name: report.measure(trainer, prepared, name) for name in names}
+
+
+def summary(name: str, before: dict, after: dict, label: str) -> str:
+    if "accuracy" in after:
+        ties = f" ({after['ties']} ties)" if after.get("ties") else ""
+        return (f"{name}: {label} {before['accuracy']:.3f} -> {after['accuracy']:.3f} "
+                f"({before['correct']} -> {after['correct']} of {after['pairs']} pairs{ties}), "
+                f"mean margin {before['margin']:.3f} -> {after['margin']:.3f}")
+    return f"{name}: mean margin {before['margin']:.3f} -> {after['margin']:.3f}"
+
+
+def train_on_pairs(recipe: Recipe, prepared, trainer, report: PairReport, started: float) -> TrainResult:
     """Evaluate the held-out pairs, train, evaluate again, save, plot, and say what changed."""
-    splits = evaluated_splits(trainer)
-    before = {name: evaluate_logged(trainer, split, name, report.keys) for name, split in splits.items()}
+    names = [name for name in ("validation", "test") if name in prepared.splits]
+    before = held_out(trainer, prepared, report, names)
     train_model(trainer)
-    after = {name: evaluate_logged(trainer, split, name, report.keys) for name, split in splits.items()
-             if name in recipe.eval.splits}
+    after = held_out(trainer, prepared, report, [name for name in names if name in recipe.eval.splits])
     output_dir = recipe.output_dir
-    save_model(trainer, tokenizer, output_dir)
+    save_model(trainer, prepared.tokenizer, output_dir)
     artifacts = {}
     if trainer.is_world_process_zero():
         history = trainer.state.log_history
@@ -159,15 +174,27 @@ def train_on_pairs(recipe: Recipe, trainer, tokenizer, report: PairReport, start
             artifacts["loss_curve"] = output_dir / "loss_curve.png"
         if plot_metrics(history, report.plot_keys, output_dir / f"{report.plot_name}.png", report.plot_title):
             artifacts[report.plot_name] = output_dir / f"{report.plot_name}.png"
+        artifacts.update(plot_margins(before, after, output_dir))
     metrics = {"train_loss": train_loss(trainer), "before": before, **after}
     result = finish_run(recipe, trainer, metrics, artifacts, started)
     for name, values in after.items():
-        was = before[name]
-        accuracy = (f"{report.accuracy_label} {was['accuracy']:.3f} -> {values['accuracy']:.3f}, "
-                    if "accuracy" in values and "accuracy" in was else "")
-        say(f"{name}: {accuracy}mean margin {was.get('margin', 0):.3f} -> {values.get('margin', 0):.3f}")
+        say(summary(name, result.metrics["before"][name], values, report.accuracy_label))
     say(f"outputs in {output_dir}/")
     return result
+
+
+def plot_margins(before: dict, after: dict, output_dir) -> dict:
+    """Each held-out pair's margin (chosen - rejected; KTO: each reply's reward) before and after training."""
+    artifacts = {}
+    for name, values in after.items():
+        rows_after, rows_before = values.get(ROWS, []), before.get(name, {}).get(ROWS, [])
+        key = "margin" if rows_after and "margin" in rows_after[0] else "reward"
+        path = plot_values({"before": [r[key] for r in rows_before], "after": [r[key] for r in rows_after]},
+                           output_dir / f"margins_{name}.png", f"Per-example {key}s ({name})", key,
+                           zero_line=True)
+        if path:
+            artifacts[f"margins_{name}"] = path
+    return artifacts
 
 
 def train_pair_task(recipe: Recipe, prepare, describe, build_trainer, report: PairReport) -> TrainResult:
@@ -176,10 +203,9 @@ def train_pair_task(recipe: Recipe, prepare, describe, build_trainer, report: Pa
     prepared = prepare(recipe)
     clear_output_dir(recipe)
     announce(describe(prepared))
-    return train_on_pairs(recipe, build_trainer(prepared), prepared.tokenizer, report, started)
+    return train_on_pairs(recipe, prepared, build_trainer(prepared), report, started)
 
 
-def evaluate_pairs(trainer, report: PairReport, names: list[str]) -> dict:
-    """`evaluate` of every preference task (toolkit eval): the held-out splits as the trainer prepared them."""
-    splits = evaluated_splits(trainer)
-    return {name: evaluate_logged(trainer, splits[name], name, report.keys) for name in names}
+def evaluate_pairs(prepared, build_trainer, report: PairReport, names: list[str]) -> dict:
+    """`evaluate` of every preference task (toolkit eval): the same per-pair metrics as `train` writes."""
+    return held_out(build_trainer(prepared), prepared, report, names)

@@ -45,11 +45,17 @@ class ModelSpec:
 
 @dataclass
 class SplitSpec:
-    """Carve validation/test out of `train` when no such files are given (fractions of all rows)."""
+    """Carve validation/test out of `train` when no such files are given (fractions of train's rows).
+
+    shuffle: true draws the held-out rows at random (seeded); false keeps file order, as published
+    protocols split a corpus: train is the first part, then validation, then test. pretrain and mlm carve
+    token blocks instead of documents when train has too few documents to give each split one.
+    """
 
     validation: float = 0.1
     test: float = 0.2
-    seed: int | None = None  # default: training.seed
+    seed: int | None = None  # default: training.seed; unused when shuffle is false
+    shuffle: bool = True
 
 
 @dataclass
@@ -72,7 +78,12 @@ class CleanSpec:
 
 @dataclass
 class DataSpec:
-    """Local files (json, jsonl, csv, tsv, parquet, or a save_to_disk folder) or a hub dataset `name`."""
+    """Local files (json, jsonl, csv, tsv, parquet, txt, or a save_to_disk folder) or a hub dataset `name`.
+
+    sample_by: what one document of a .txt file is, in datasets' own words: the whole file ("document"),
+    each blank-line-separated paragraph ("paragraph") or each line ("line"); null is the task's default
+    (pretrain and mlm: document; the others: line). Blank documents are dropped.
+    """
 
     train: str | None = None
     validation: str | None = None
@@ -84,6 +95,7 @@ class DataSpec:
     labels: list | None = None
     num_labels: int | None = None
     split: SplitSpec | None = None
+    sample_by: Literal["document", "paragraph", "line"] | None = None  # .txt files only
     max_length: int = 256
     limit: int | None = None  # keep at most this many rows per split (quick trials)
     clean: CleanSpec | None = None  # pretraining corpora: filter and deduplicate before tokenizing

@@ -18,6 +18,7 @@ from toolkit.files import save_atomic, write_atomic
 from toolkit.guards import NoFinalCheckpoint, StopOnNonFinite
 from toolkit.lm_head import FUSED_LM_HEAD_TASKS, default_mode, set_lm_head
 from toolkit.outputs import FINISHED, tidy_finished
+from toolkit.per_example import split_off, write_all
 from toolkit.recipe import Recipe, recipe_text
 from toolkit.report import write_report
 from toolkit.schema import coerce_fields
@@ -164,11 +165,13 @@ def finish_run(recipe: Recipe, trainer, metrics: dict, artifacts: dict[str, Path
     """Write what every run leaves (recipe as run, metrics, log history, lineage) and, last, run.json."""
     output_dir = recipe.output_dir
     artifacts = {"model": output_dir, **artifacts}
+    rows = split_off(metrics)  # per-example evidence goes to its own files, not into metrics.json
     agree = ranks_agree(trainer) if trainer.args.world_size > 1 else True
     named = {"recipe": output_dir / "recipe.yaml", "metrics": output_dir / "metrics.json",
              "log_history": output_dir / "log_history.json", "lineage": output_dir / "lineage.json"}
     artifacts.update(named)
     if is_main_process():
+        artifacts.update(write_all(output_dir, rows))
         write_atomic(named["recipe"], recipe_text(recipe))
         write_atomic(named["metrics"], json.dumps(metrics, indent=2))
         write_atomic(named["log_history"], json.dumps(trainer.state.log_history, indent=1))

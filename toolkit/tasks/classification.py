@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import torch
 import transformers
 from datasets import DatasetDict
 from transformers import (AutoModelForSequenceClassification, DataCollatorWithPadding, Trainer,
@@ -18,6 +19,7 @@ from transformers import (AutoModelForSequenceClassification, DataCollatorWithPa
 from toolkit.data import load_splits
 from toolkit.errors import ToolkitError
 from toolkit.metrics import argmax_logits, classification_metrics, confusion
+from toolkit.per_example import ROWS, mean
 from toolkit.models import max_positions, apply_lora, load_model, load_tokenizer, train_last_layers
 from toolkit.plots import plot_confusion, plot_loss
 from toolkit.recipe import Recipe
@@ -122,11 +124,25 @@ def describe(prepared: Prepared) -> dict:
 
 
 def evaluate_split(trainer: Trainer, dataset, name: str, label_names: list[str]) -> dict:
+    """Accuracy, macro precision / recall / F1, loss and the confusion matrix over the whole split, from one
+    prediction per example (saved as rows: the text as the model read it, true and predicted label,
+    probabilities, loss)."""
     output = trainer.predict(dataset, metric_key_prefix=name)
-    predictions = argmax_logits(output.predictions)
+    logits = torch.as_tensor(output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions)
+    labels = torch.as_tensor(output.label_ids)
+    probabilities = logits.float().softmax(-1)
+    losses = torch.nn.functional.cross_entropy(logits.float(), labels, reduction="none")
+    predictions = logits.argmax(-1).numpy()
     metrics = classification_metrics(output.label_ids, predictions, len(label_names))
-    metrics["loss"] = float(output.metrics[f"{name}_loss"])
+    metrics["loss"] = mean(losses.tolist())
+    metrics["correct"], metrics["examples"] = int((predictions == output.label_ids).sum()), len(predictions)
     metrics["confusion_matrix"] = confusion(output.label_ids, predictions, len(label_names))
+    texts = trainer.processing_class.batch_decode(list(dataset["input_ids"]), skip_special_tokens=True)
+    metrics[ROWS] = [{"text": text, "label": label_names[int(label)], "predicted": label_names[int(predicted)],
+                      "correct": bool(label == predicted), "loss": float(loss),
+                      "probabilities": {n: round(float(p), 6) for n, p in zip(label_names, row, strict=True)}}
+                     for text, label, predicted, loss, row in
+                     zip(texts, output.label_ids, predictions, losses, probabilities, strict=True)]
     return metrics
 
 

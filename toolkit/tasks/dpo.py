@@ -14,13 +14,12 @@ from datasets import DatasetDict
 from trl import DPOConfig, DPOTrainer
 
 from toolkit.preferences import PairReport, evaluate_pairs, load_policy, prepare_pairs, train_pair_task
+from toolkit.preference_metrics import dpo_metrics
 from toolkit.recipe import Recipe
-from toolkit.run import TrainResult, eval_datasets, evaluate_logged, model_facts, optimizer_steps
+from toolkit.run import TrainResult, eval_datasets, evaluated_splits, model_facts, optimizer_steps
 
 CONFIG_CLASS = DPOConfig
 DEFAULTS = {"eval_strategy": "epoch"}
-REPORTED = {"accuracy": "rewards/accuracies", "margin": "rewards/margins", "chosen": "rewards/chosen",
-            "rejected": "rewards/rejected"}
 
 
 @dataclass
@@ -55,17 +54,17 @@ def build_trainer(prepared: Prepared) -> DPOTrainer:
                       processing_class=prepared.tokenizer)
 
 
-REPORT = PairReport(keys=REPORTED, plot_keys=["rewards/accuracies", "rewards/margins"], plot_name="rewards",
+def measure(trainer, prepared: Prepared, name: str) -> dict:
+    return dpo_metrics(trainer, evaluated_splits(trainer)[name], len(prepared.splits[name]))
+
+
+REPORT = PairReport(measure=measure, plot_keys=["rewards/accuracies", "rewards/margins"], plot_name="rewards",
                     plot_title="DPO implicit rewards", loss_title="DPO loss", accuracy_label="reward accuracy")
-
-
-def preference_metrics(trainer: DPOTrainer, dataset, name: str) -> dict:
-    return evaluate_logged(trainer, dataset, name, REPORTED)
 
 
 def evaluate(prepared: Prepared, names: list[str]) -> dict:
     """Held-out implicit rewards of a saved policy against its reference (toolkit eval)."""
-    return evaluate_pairs(build_trainer(prepared), REPORT, names)
+    return evaluate_pairs(prepared, build_trainer, REPORT, names)
 
 
 def train(recipe: Recipe) -> TrainResult:

@@ -19,12 +19,12 @@ from trl.data_utils import unpair_preference_dataset
 
 from toolkit.errors import ToolkitError
 from toolkit.preferences import PairReport, evaluate_pairs, load_policy, prepare_pairs, train_pair_task
+from toolkit.preference_metrics import kto_metrics
 from toolkit.recipe import Recipe
-from toolkit.run import TrainResult, eval_datasets, evaluate_logged, model_facts, optimizer_steps
+from toolkit.run import TrainResult, eval_datasets, evaluated_splits, model_facts, optimizer_steps
 
 CONFIG_CLASS = KTOConfig
 DEFAULTS = {"eval_strategy": "epoch"}
-REPORTED = {"margin": "rewards/margins", "chosen": "rewards/chosen", "rejected": "rewards/rejected", "kl": "kl"}
 
 
 @dataclass
@@ -78,17 +78,17 @@ def build_trainer(prepared: Prepared) -> KTOTrainer:
                       processing_class=prepared.tokenizer)
 
 
-REPORT = PairReport(keys=REPORTED, plot_keys=["rewards/margins", "kl"], plot_name="rewards",
+def measure(trainer, prepared: Prepared, name: str) -> dict:
+    return kto_metrics(trainer, evaluated_splits(trainer)[name], len(prepared.splits[name]))
+
+
+REPORT = PairReport(measure=measure, plot_keys=["rewards/margins", "kl"], plot_name="rewards",
                     plot_title="KTO implicit rewards", loss_title="KTO loss", accuracy_label="")
-
-
-def preference_metrics(trainer: KTOTrainer, dataset, name: str) -> dict:
-    return evaluate_logged(trainer, dataset, name, REPORTED)
 
 
 def evaluate(prepared: Prepared, names: list[str]) -> dict:
     """Held-out implicit rewards of a saved policy against its reference (toolkit eval)."""
-    return evaluate_pairs(build_trainer(prepared), REPORT, names)
+    return evaluate_pairs(prepared, build_trainer, REPORT, names)
 
 
 def train(recipe: Recipe) -> TrainResult:

@@ -13,10 +13,12 @@ import warnings
 from dataclasses import dataclass
 
 from datasets import DatasetDict
+from trl.data_utils import maybe_apply_chat_template, maybe_extract_prompt
 
 from toolkit.preferences import PairReport, evaluate_pairs, load_policy, prepare_pairs, train_pair_task
+from toolkit.preference_metrics import orpo_metrics
 from toolkit.recipe import Recipe
-from toolkit.run import TrainResult, eval_datasets, model_facts, optimizer_steps
+from toolkit.run import TrainResult, model_facts, optimizer_steps
 
 with warnings.catch_warnings():  # TRL warns on import that experimental APIs may change; the docs say so
     warnings.simplefilter("ignore")
@@ -24,8 +26,6 @@ with warnings.catch_warnings():  # TRL warns on import that experimental APIs ma
 
 CONFIG_CLASS = ORPOConfig
 DEFAULTS = {"eval_strategy": "epoch", "remove_unused_columns": False}  # its collator needs them
-REPORTED = {"accuracy": "rewards/accuracies", "margin": "rewards/margins", "log_odds_ratio": "log_odds_ratio",
-            "nll_loss": "nll_loss"}
 
 
 @dataclass
@@ -53,17 +53,32 @@ def describe(prepared: Prepared) -> dict:
 
 
 def build_trainer(prepared: Prepared) -> ORPOTrainer:
+    # TRL's ORPOTrainer takes one evaluation dataset (a dict of splits fails inside it): validation is the
+    # one evaluated during training; the test split is tokenized for the final metrics by tokenized_split.
     return ORPOTrainer(model=prepared.model, args=prepared.args, train_dataset=prepared.splits["train"],
-                       eval_dataset=eval_datasets(prepared.splits), processing_class=prepared.tokenizer)
+                       eval_dataset=prepared.splits.get("validation"), processing_class=prepared.tokenizer)
 
 
-REPORT = PairReport(keys=REPORTED, plot_keys=["rewards/accuracies", "rewards/margins"], plot_name="rewards",
+def tokenized_split(trainer: ORPOTrainer, prepared: Prepared, name: str):
+    """A held-out split as ORPOTrainer tokenizes its evaluation dataset (the same three steps, TRL's own)."""
+    if name == "validation" and trainer.eval_dataset is not None:
+        return trainer.eval_dataset
+    split = prepared.splits[name].map(maybe_extract_prompt)
+    split = split.map(maybe_apply_chat_template, fn_kwargs={"processing_class": prepared.tokenizer})
+    return split.map(trainer.tokenize_row)
+
+
+def measure(trainer: ORPOTrainer, prepared: Prepared, name: str) -> dict:
+    return orpo_metrics(trainer, tokenized_split(trainer, prepared, name))
+
+
+REPORT = PairReport(measure=measure, plot_keys=["rewards/accuracies", "rewards/margins"], plot_name="rewards",
                     plot_title="ORPO rewards", loss_title="ORPO loss", accuracy_label="reward accuracy")
 
 
 def evaluate(prepared: Prepared, names: list[str]) -> dict:
     """Held-out reward accuracy, margin and log odds ratio of a saved policy (toolkit eval)."""
-    return evaluate_pairs(build_trainer(prepared), REPORT, names)
+    return evaluate_pairs(prepared, build_trainer, REPORT, names)
 
 
 def train(recipe: Recipe) -> TrainResult:

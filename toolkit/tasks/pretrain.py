@@ -1,12 +1,12 @@
 """Causal language modelling (GPT-2): from scratch (architecture + config + a trained BPE tokenizer) or
-continued pretraining of a loaded checkpoint. Documents are joined with EOS and cut into blocks.
+continued pretraining of a loaded checkpoint. Documents are joined with EOS and cut into blocks. A .txt
+file is one document unless data.sample_by says otherwise (TXT_UNIT).
 
 Reports eval loss and perplexity, and samples continuations of eval.prompts at each evaluation.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 
@@ -15,8 +15,9 @@ from datasets import DatasetDict
 from transformers import AutoModelForCausalLM, DataCollatorForLanguageModeling, Trainer, TrainingArguments
 
 from toolkit.corpus import clean_splits
-from toolkit.data import load_splits, text_blocks
+from toolkit.data import lm_blocks, read_lm_splits, txt_reading
 from toolkit.errors import ToolkitError
+from toolkit.lm_metrics import lm_metrics
 from toolkit.models import max_positions, apply_lora, load_model, load_tokenizer
 from toolkit.plots import plot_loss
 from toolkit.recipe import Recipe
@@ -28,6 +29,7 @@ from toolkit.samples import SampleCallback
 CONFIG_CLASS = TrainingArguments
 DEFAULTS = {"eval_strategy": "epoch"}
 AUTO_CLASS = AutoModelForCausalLM
+TXT_UNIT = "document"  # raw text is read whole: a story's lines or paragraphs are not separate documents
 
 
 @dataclass
@@ -39,6 +41,7 @@ class Prepared:
     model: object
     block_size: int
     corpus_report: dict
+    reading: dict  # how the data was read and split, and how many documents each split holds text of
 
 
 def prepare_lm(recipe: Recipe, config_class, defaults: dict, auto_class, separator: str) -> Prepared:
@@ -47,9 +50,8 @@ def prepare_lm(recipe: Recipe, config_class, defaults: dict, auto_class, separat
     args = build_training_args(recipe, config_class, defaults)
     check_output_dir(recipe)
     column = recipe.data.text_column
-    splits = load_splits(recipe, {"text_column": column})
+    splits, plan = read_lm_splits(recipe, TXT_UNIT)
     splits, report = clean_splits(splits, column, recipe.data.clean, where)
-    evaluate_only_with_validation(args, splits, recipe)
 
     tokenizer = load_tokenizer(recipe.model, f"{where}: model", train_texts=list(splits["train"][column]))
     transformers.set_seed(args.seed)
@@ -59,12 +61,14 @@ def prepare_lm(recipe: Recipe, config_class, defaults: dict, auto_class, separat
     positions = max_positions(model)
     block_size = min(recipe.data.max_length, positions or recipe.data.max_length)
     separator_id = getattr(tokenizer, f"{separator}_token_id")
-    blocks = text_blocks(splits, tokenizer, column, block_size, separator_id)
+    blocks, documents = lm_blocks(splits, plan, tokenizer, column, block_size, separator_id, f"{where}: data")
     for name, split in blocks.items():
         if len(split) == 0:
             raise ToolkitError(f"{where}: data: split '{name}' holds fewer than {block_size} tokens, less than one "
                                f"block. Give it more text or lower data.max_length.")
-    return Prepared(recipe, args, blocks, tokenizer, model, block_size, report)
+    evaluate_only_with_validation(args, blocks, recipe)  # after the blocks: validation may be carved from them
+    reading = {"txt": txt_reading(recipe.data, TXT_UNIT), "split": plan.summary(), "documents": documents}
+    return Prepared(recipe, args, blocks, tokenizer, model, block_size, report, reading)
 
 
 def prepare(recipe: Recipe) -> Prepared:
@@ -73,22 +77,18 @@ def prepare(recipe: Recipe) -> Prepared:
 
 def describe(prepared: Prepared) -> dict:
     steps, per_step = optimizer_steps(prepared.args, len(prepared.splits["train"]))
+    reading = prepared.reading
     facts = {**model_facts(prepared.recipe, prepared.model), "block_size": prepared.block_size,
              "vocab_size": len(prepared.tokenizer),
-             "splits": {name: {"examples": len(split), "tokens": len(split) * prepared.block_size}
+             "data": {key: reading[key] for key in ("txt", "split") if reading[key]},
+             # examples are blocks of block_size tokens; documents: how many documents they hold text of
+             "splits": {name: {"examples": len(split), "tokens": len(split) * prepared.block_size,
+                               "documents": reading["documents"][name]}
                         for name, split in prepared.splits.items()},
              "optimizer_steps": steps, "examples_per_step": per_step, "output_dir": str(prepared.args.output_dir)}
     if prepared.corpus_report:
         facts["corpus_cleaning"] = prepared.corpus_report
     return facts
-
-
-def lm_metrics(trainer: Trainer, splits: DatasetDict, names: list[str]) -> dict:
-    metrics = {}
-    for name in (n for n in names if n in splits):
-        loss = trainer.evaluate(splits[name], metric_key_prefix=name)[f"{name}_loss"]
-        metrics[name] = {"loss": float(loss), "perplexity": float(math.exp(min(loss, 50)))}
-    return metrics
 
 
 def run_lm(recipe: Recipe, prepared: Prepared, collator, chat: bool | None = False,
@@ -106,6 +106,8 @@ def run_lm(recipe: Recipe, prepared: Prepared, collator, chat: bool | None = Fal
         if trainer.is_world_process_zero():
             callback.sample(prepared.model, 0, "before")
     train_model(trainer)
+    if callback and trainer.is_world_process_zero():  # the model as trained, whatever the last evaluation saw
+        callback.sample(prepared.model, trainer.state.global_step, f"step {trainer.state.global_step}")
     transformers.set_seed(prepared.args.seed)  # masked LM draws its masks: the same ones `toolkit eval` draws
     after = lm_metrics(trainer, prepared.splits, list(recipe.eval.splits))
     return trainer, before, after, callback

@@ -1,8 +1,9 @@
 """Reward model (TRL RewardTrainer) from preference pairs: a one-output sequence classifier on a GPT-2 or
 BERT-family backbone, trained so that chosen replies score above rejected ones.
 
-Reports pairwise accuracy (share of held-out pairs ranked right) and mean margin (chosen - rejected score)
-before and after training; the saved folder scores texts (toolkit.score) and serves as an RLHF reward.
+Reports pairwise accuracy (held-out pairs whose chosen reply scores strictly higher / all pairs; ties counted
+apart) and mean margin (chosen - rejected score) before and after training, from per-pair scores saved in
+examples_<split>.jsonl; the saved folder scores texts (toolkit.score) and serves as an RLHF reward.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from trl import RewardConfig, RewardTrainer
 
 from toolkit.models import apply_lora, load_model
 from toolkit.preferences import PairReport, evaluate_pairs, prepare_pairs, train_pair_task
+from toolkit.preference_metrics import reward_metrics
 from toolkit.recipe import Recipe
+from toolkit.reward_model import tokenize_pairs
 from toolkit.run import TrainResult, eval_datasets, model_facts, optimizer_steps
 
 CONFIG_CLASS = RewardConfig
@@ -50,18 +53,27 @@ def describe(prepared: Prepared) -> dict:
 
 
 def build_trainer(prepared: Prepared) -> RewardTrainer:
-    return RewardTrainer(model=prepared.model, args=prepared.args, train_dataset=prepared.splits["train"],
-                         eval_dataset=eval_datasets(prepared.splits), processing_class=prepared.tokenizer)
+    # Tokenized here, by the one function `score` and RL rewards also use, so every score reads the same text
+    # (TRL's own tokenization would also append an EOS that BERT-family tokenizers do not have).
+    max_length = prepared.args.max_length
+    splits = DatasetDict({name: tokenize_pairs(split, prepared.tokenizer, max_length)
+                          for name, split in prepared.splits.items()})
+    return RewardTrainer(model=prepared.model, args=prepared.args, train_dataset=splits["train"],
+                         eval_dataset=eval_datasets(splits), processing_class=prepared.tokenizer)
 
 
-REPORT = PairReport(keys={"accuracy": "accuracy", "margin": "margin"}, plot_keys=["accuracy", "margin"],
+def measure(trainer, prepared: Prepared, name: str) -> dict:
+    return reward_metrics(trainer, prepared.splits[name], prepared.args.max_length)
+
+
+REPORT = PairReport(measure=measure, plot_keys=["accuracy", "margin"],
                     plot_name="pairs", plot_title="Reward model on preference pairs",
                     loss_title="Reward model loss", accuracy_label="pairwise accuracy")
 
 
 def evaluate(prepared: Prepared, names: list[str]) -> dict:
     """Pairwise accuracy and margin of a saved reward model (toolkit eval)."""
-    return evaluate_pairs(build_trainer(prepared), REPORT, names)
+    return evaluate_pairs(prepared, build_trainer, REPORT, names)
 
 
 def train(recipe: Recipe) -> TrainResult:

@@ -26,11 +26,12 @@ from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
 from toolkit.chat import alpaca_to_messages, ensure_chat_template
 from toolkit.data import finish_splits, read_splits, require_columns, require_values, strings_in
 from toolkit.errors import ToolkitError
-from toolkit.api import score
 from toolkit.generation import generate_with
 from toolkit.models import set_generation_tokens, apply_lora, load_model, load_tokenizer
+from toolkit.per_example import ROWS, mean, plot_values
 from toolkit.plots import plot_metrics
 from toolkit.recipe import Recipe, RLSpec, TokenizerSpec
+from toolkit.reward_model import RewardModel
 from toolkit.rewards import check_function, check_reward_model, load_function
 from toolkit.outputs import check_output_dir, clear_output_dir
 from toolkit.run import (TrainResult, announce, build_training_args, finish_run, model_facts, optimizer_steps,
@@ -51,7 +52,7 @@ def config_class_for(recipe: Recipe):
 class Reward:
     name: str
     weight: float
-    function: object  # a callable, or a reward model folder (a path string, which TRL loads)
+    function: object  # a callable: a reward function, or a RewardModel (a folder's path until loaded)
 
 
 @dataclass
@@ -64,7 +65,9 @@ class Prepared:
     rewards: list[Reward]
 
 
-def parse_rewards(spec: RLSpec | None, where: str, conversational: bool = False) -> list[Reward]:
+def parse_rewards(spec: RLSpec | None, where: str, conversational: bool = False, load: bool = False) -> list[Reward]:
+    """The recipe's rewards, checked; load: also load reward-model folders (as toolkit.reward_model.RewardModel,
+    which reads each (prompt, completion) exactly as reward training did)."""
     if spec is None or not spec.rewards:
         raise ToolkitError(f"{where}: rl.rewards is empty. Name at least one: {{function: exact_match}}, "
                            f"{{function: my_module:my_reward}} or {{model: runs/my-reward-model}}.")
@@ -78,7 +81,8 @@ def parse_rewards(spec: RLSpec | None, where: str, conversational: bool = False)
         if isinstance(weight, bool) or not isinstance(weight, (int, float)):
             raise ToolkitError(f"{at}.weight: expected a number, got {weight!r}.")
         if "model" in item:
-            rewards.append(Reward(f"model:{item['model']}", float(weight), check_reward_model(str(item["model"]), at, conversational)))
+            folder = check_reward_model(str(item["model"]), at, conversational)
+            rewards.append(Reward(f"model:{item['model']}", float(weight), RewardModel(folder) if load else folder))
         else:
             rewards.append(Reward(str(item["function"]), float(weight), load_function(str(item["function"]), at)))
     return rewards
@@ -118,10 +122,10 @@ def prepare(recipe: Recipe) -> Prepared:
         splits = load_prompts(recipe, conversational=bool(tokenizer.chat_template))
     if not isinstance(splits["train"][0]["prompt"], str):
         ensure_chat_template(tokenizer)  # conversations given as such need a template, ChatML by default
-    rewards = parse_rewards(recipe.rl, where, conversational=not isinstance(splits["train"][0]["prompt"], str))
+    rewards = parse_rewards(recipe.rl, where, conversational=not isinstance(splits["train"][0]["prompt"], str), load=True)
     sample = splits["train"].select(range(min(2, len(splits["train"])))).to_dict()
     for reward in rewards:
-        if callable(reward.function):
+        if not isinstance(reward.function, RewardModel):
             check_function(reward.function, reward.name, sample, f"{where}: rl.rewards")
     if "reward_weights" not in recipe.training:
         args.reward_weights = [r.weight for r in rewards]
@@ -163,20 +167,25 @@ def describe(prepared: Prepared) -> dict:
 
 
 def held_out_rewards(prepared: Prepared, model, split, max_new_tokens: int) -> dict:
-    """Mean of each reward (function or reward model) over greedy completions of the held-out prompts."""
+    """Each reward (function or reward model) of the greedy completion of every held-out prompt, one row per
+    prompt; a reward's mean is over all prompts (a function's None counts as 0, as TRL's weighted sum does)."""
     rows = split.to_dict()
     prompts = [p if isinstance(p, str) else p[0]["content"] for p in rows["prompt"]]
     chat = not isinstance(rows["prompt"][0], str)
     completions = generate_with(model, prepared.tokenizer, prompts, max_new_tokens, chat=chat)
     columns = {key: value for key, value in rows.items() if key != "prompt"}
-    means = {}
-    for reward in prepared.rewards:
-        if callable(reward.function):
-            scores = reward.function(prompts=prompts, completions=completions, **columns)
-        else:  # a reward model's folder: it reads prompt and reply as it was trained to
-            scores = score(reward.function, completions, prompts)
-        means[reward.name] = sum(s or 0.0 for s in scores) / len(scores)
-    return {"rewards": means, "examples": [{"prompt": p, "completion": c} for p, c in zip(prompts[:5], completions)]}
+    scored = {reward.name: reward.function(prompts=prompts, completions=completions, **columns)
+              for reward in prepared.rewards}
+    per_prompt = [{"prompt": prompt, "completion": completion,
+                   **{key: values[i] for key, values in columns.items() if isinstance(values[i], (str, int, float))},
+                   "rewards": {name: scores[i] for name, scores in scored.items()}}
+                  for i, (prompt, completion) in enumerate(zip(prompts, completions, strict=True))]
+    weights = {reward.name: reward.weight for reward in prepared.rewards}
+    for row in per_prompt:
+        row["total"] = sum(weights[name] * (value or 0.0) for name, value in row["rewards"].items())
+    means = {name: mean([value or 0.0 for value in scores]) for name, scores in scored.items()}
+    return {"rewards": means, "total": mean([row["total"] for row in per_prompt]), "prompts": len(per_prompt),
+            ROWS: per_prompt}
 
 
 def evaluate(prepared: Prepared, names: list[str]) -> dict:
@@ -212,6 +221,13 @@ def train(recipe: Recipe) -> TrainResult:
         if plot_metrics(trainer.state.log_history, ["reward", "kl", "completions/mean_length"],
                         output_dir / "rl_trends.png", f"{(recipe.rl or RLSpec()).algorithm.upper()}: reward, KL, length"):
             artifacts["rl_trends"] = output_dir / "rl_trends.png"
+        for name, values in after.items():
+            path = plot_values({"before": [row["total"] for row in before[name][ROWS]],
+                                "after": [row["total"] for row in values[ROWS]]},
+                               output_dir / f"rewards_{name}.png", f"Reward per held-out prompt ({name})",
+                               "weighted reward of the greedy completion")
+            if path:
+                artifacts[f"rewards_{name}"] = path
     trend = [row["reward"] for row in trainer.state.log_history if "reward" in row]
     metrics = {"train_loss": train_loss(trainer), "train_reward_first": trend[0] if trend else None,
                "train_reward_last": trend[-1] if trend else None,

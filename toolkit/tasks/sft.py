@@ -27,7 +27,8 @@ from toolkit.outputs import check_output_dir, clear_output_dir
 from toolkit.run import (TrainResult, announce, build_training_args, eval_datasets, evaluate_only_with_validation,
                          evaluated_splits, model_facts, optimizer_steps, train_model)
 from toolkit.samples import SampleCallback
-from toolkit.tasks.pretrain import lm_metrics, write_outputs
+from toolkit.lm_metrics import lm_metrics
+from toolkit.tasks.pretrain import write_outputs
 
 CONFIG_CLASS = SFTConfig
 DEFAULTS = {"eval_strategy": "epoch", "assistant_only_loss": True,
@@ -172,5 +173,7 @@ def train(recipe: Recipe) -> TrainResult:
         if trainer.is_world_process_zero():
             callback.sample(trainer.model, 0, "before")
     train_model(trainer)
+    if callback and trainer.is_world_process_zero():  # the model as trained, whatever the last evaluation saw
+        callback.sample(trainer.model, trainer.state.global_step, f"step {trainer.state.global_step}")
     after = lm_metrics(trainer, evaluated_splits(trainer), list(recipe.eval.splits))
     return write_outputs(recipe, prepared, trainer, before, after, callback, started, "SFT loss")
