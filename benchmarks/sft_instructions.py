@@ -54,7 +54,7 @@ def main(overrides: list[str]) -> int:
               f"(perplexity {m[split]['perplexity']:.1f})")
     test = book_splits(source)["test"][:3]
     prompts = [r["instruction"] + (f"\n\n{r['input']}" if r["input"] else "") for r in test]
-    for prompt, answer, row in zip(prompts, toolkit.generate(result.output_dir, prompts, max_new_tokens=40), test):
+    for prompt, answer, row in zip(prompts, toolkit.generate(result.output_dir, prompts, max_new_tokens=40), test, strict=True):
         print(f"  prompt: {prompt!r}\n    model: {answer!r}\n    reference: {row['output']!r}")
     print(f"  wall time {seconds:.0f} s")
     return 0

@@ -174,7 +174,7 @@ def run_toolkit(task: str, rows: list[dict], work: Path, training: dict, model: 
 def pair_tokens(rows: list[dict], tokenizer) -> int:
     """Tokens of prompt + chosen and prompt + rejected: what a preference step runs the policy on."""
     prompts = [r["instruction"] + (f"\n\n{r['input']}" if r.get("input") else "") for r in rows]
-    return sum(len(tokenizer(f"{p}\n{r[key]}")["input_ids"]) for p, r in zip(prompts, rows) for key in ("chosen", "rejected"))
+    return sum(len(tokenizer(f"{p}\n{r[key]}")["input_ids"]) for p, r in zip(prompts, rows, strict=True) for key in ("chosen", "rejected"))
 
 
 def run_trl_dpo(rows: list[dict], work: Path) -> dict:
@@ -189,7 +189,7 @@ def run_trl_dpo(rows: list[dict], work: Path) -> dict:
     tokenizer = tokenizer_for(rows, "dpo")
     prompts = [r["instruction"] + (f"\n\n{r['input']}" if r.get("input") else "") + "\n" for r in rows]
     dataset = Dataset.from_list([{"prompt": p, "chosen": r["chosen"], "rejected": r["rejected"]}
-                                 for p, r in zip(prompts, rows)])
+                                 for p, r in zip(prompts, rows, strict=True)])
     model = new_model(AutoModelForCausalLM, tokenizer)
     args = DPOConfig(output_dir=str(work / "trl-dpo"), per_device_train_batch_size=8, learning_rate=5e-4,
                      num_train_epochs=1, seed=SEED, report_to="none", save_strategy="no", max_length=256,
@@ -211,7 +211,7 @@ def run_trl_reward(rows: list[dict], work: Path) -> dict:
     tokenizer = tokenizer_for(rows, "reward")
     prompts = [r["instruction"] + (f"\n\n{r['input']}" if r.get("input") else "") + "\n" for r in rows]
     dataset = Dataset.from_list([{"prompt": p, "chosen": r["chosen"], "rejected": r["rejected"]}
-                                 for p, r in zip(prompts, rows)])
+                                 for p, r in zip(prompts, rows, strict=True)])
     model = new_model(AutoModelForSequenceClassification, tokenizer, num_labels=1)
     args = RewardConfig(output_dir=str(work / "trl-reward"), per_device_train_batch_size=8, learning_rate=5e-4,
                         num_train_epochs=1, seed=SEED, report_to="none", save_strategy="no", max_length=256,

@@ -40,7 +40,7 @@ def test_reward_model_learns_the_preferences_and_scores(tmp_path):
     prompts = [r["instruction"] + (f"\n\n{r['input']}" if r["input"] else "") for r in sample]
     chosen = toolkit.score(result.output_dir, [r["chosen"] for r in sample], prompts)
     rejected = toolkit.score(result.output_dir, [r["rejected"] for r in sample], prompts)
-    assert sum(c > r for c, r in zip(chosen, rejected)) >= 14
+    assert sum(c > r for c, r in zip(chosen, rejected, strict=True)) >= 14
 
 
 @pytest.mark.parametrize("shape", ["explicit", "implicit", "instruction", "conversational"])
@@ -48,13 +48,13 @@ def test_every_preference_shape_is_accepted(tmp_path, shape):
     rows = pairs(40)
     prompt = [r["instruction"] + (f"\n\n{r['input']}" if r["input"] else "") for r in rows]
     if shape == "explicit":
-        data = [{"prompt": p, "chosen": r["chosen"], "rejected": r["rejected"]} for p, r in zip(prompt, rows)]
+        data = [{"prompt": p, "chosen": r["chosen"], "rejected": r["rejected"]} for p, r in zip(prompt, rows, strict=True)]
     elif shape == "implicit":
-        data = [{"chosen": f"{p}\n{r['chosen']}", "rejected": f"{p}\n{r['rejected']}"} for p, r in zip(prompt, rows)]
+        data = [{"chosen": f"{p}\n{r['chosen']}", "rejected": f"{p}\n{r['rejected']}"} for p, r in zip(prompt, rows, strict=True)]
     elif shape == "conversational":
         data = [{"prompt": [{"role": "user", "content": p}],
                  "chosen": [{"role": "assistant", "content": r["chosen"]}],
-                 "rejected": [{"role": "assistant", "content": r["rejected"]}]} for p, r in zip(prompt, rows)]
+                 "rejected": [{"role": "assistant", "content": r["rejected"]}]} for p, r in zip(prompt, rows, strict=True)]
     else:
         data = rows
     train = write_jsonl(tmp_path / "pairs.jsonl", data)
@@ -140,9 +140,9 @@ def test_score_reproduces_the_runs_pairwise_accuracy_and_margin(tmp_path):
     chosen = toolkit.score(result.output_dir, [r["chosen"] for r in held_out], prompts)
     rejected = toolkit.score(result.output_dir, [r["rejected"] for r in held_out], prompts)
     written = result.metrics["validation"]
-    assert sum(c > r for c, r in zip(chosen, rejected)) == written["correct"]
+    assert sum(c > r for c, r in zip(chosen, rejected, strict=True)) == written["correct"]
     assert written["accuracy"] == written["correct"] / len(held_out)
-    margin = sum(c - r for c, r in zip(chosen, rejected)) / len(held_out)
+    margin = sum(c - r for c, r in zip(chosen, rejected, strict=True)) / len(held_out)
     assert abs(margin - written["margin"]) < 1e-5, (margin, written["margin"])
 
     # An RL reward from the same folder scores a completion as `score` does.

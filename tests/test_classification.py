@@ -35,7 +35,7 @@ def test_learns_and_reloads(tmp_path, model):
         batch = tokenizer(texts, padding=True, return_tensors="pt")
         ids = reloaded(**batch).logits.argmax(-1).tolist()
     assert [p["label"] for p in predicted] == [reloaded.config.id2label[i] for i in ids]
-    agreement = sum(p["label"] == row["label"] for p, row in zip(predicted, rows)) / len(rows)
+    agreement = sum(p["label"] == row["label"] for p, row in zip(predicted, rows, strict=True)) / len(rows)
     assert agreement > 0.85
 
 

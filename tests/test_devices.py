@@ -73,7 +73,7 @@ def test_two_processes_match_one_process_with_the_same_global_batch(task, tmp_pa
     a, b = losses(one["output"]), losses(two["output"])
     assert len(a) == len(b) == 6
     # Same examples per optimizer step, same maths; only the order of float additions differs.
-    assert max(abs(x - y) for x, y in zip(a, b)) < 2e-3, (a, b)
+    assert max(abs(x - y) for x, y in zip(a, b, strict=True)) < 2e-3, (a, b)
     assert two["run"]["weights_identical_across_ranks"] is True
 
 

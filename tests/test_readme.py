@@ -15,7 +15,8 @@ def test_ci_runs_the_readme_setup_and_test_command():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     setup = next(c for c in commands if c.startswith("pip install torch"))
     assert setup in ci
-    assert "python -m pytest -q" in commands and ci[-1] == "python -m pytest -q"
+    test = next(c for c in commands if "pytest" in c)
+    assert "ruff check ." in test and ci[-1] == test
 
 
 def test_readme_demo_recipe_exists():

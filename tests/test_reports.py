@@ -67,7 +67,7 @@ def test_run_folder_holds_what_a_person_reads_and_eval_reproduces_it(task, tmp_p
     for split, rows in rows_again.items():
         saved = read_examples(folder, split)
         assert len(rows) == len(saved)
-        for old, new in zip(saved, rows):
+        for old, new in zip(saved, rows, strict=True):
             assert all(close(a, b) for a, b in zip(numbers(old), numbers(new), strict=True)), (old, new)
     if task == "classification":  # the CLI prints what the API returns
         capsys.readouterr()

@@ -40,7 +40,7 @@ def test_sft_answers_what_it_was_taught_and_stops(tmp_path):
     prompts = [prompt_of(row) for row in taught[:6]]
     answers = toolkit.generate(result.output_dir, prompts, max_new_tokens=40)
     # Equal text with 40 tokens allowed proves generation stopped at the end-of-turn token.
-    assert sum(a == row["output"] for a, row in zip(answers, taught)) >= 5, answers
+    assert sum(a == row["output"] for a, row in zip(answers, taught, strict=True)) >= 5, answers
 
     from toolkit.generation import load_for_generation
     model, tokenizer = load_for_generation(result.output_dir)
@@ -71,9 +71,9 @@ def test_loss_is_masked_on_prompt_tokens(tmp_path):
     tokenizer = prepared.tokenizer
     text = tokenizer.decode(ids)
     answer = rows(4)[0]["output"]
-    trained = tokenizer.decode([t for t, l in zip(ids, labels) if l != -100])
+    trained = tokenizer.decode([t for t, label in zip(ids, labels, strict=True) if label != -100])
     assert trained.strip() == answer + IM_END, (text, trained)
-    first_trained = next(i for i, l in enumerate(labels) if l != -100)
+    first_trained = next(i for i, label in enumerate(labels) if label != -100)
     assert "<|im_start|>assistant" in tokenizer.decode(ids[:first_trained])
 
 

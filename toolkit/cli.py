@@ -99,20 +99,20 @@ def run(args: argparse.Namespace) -> int:
                 raise ToolkitError(f"{args.file}: cannot read it ({error.strerror}).") from None
         if not texts:
             raise ToolkitError("predict: give texts as arguments or --file FILE.")
-        for text, output in zip(texts, api.predict(args.model_dir, texts)):
+        for text, output in zip(texts, api.predict(args.model_dir, texts), strict=True):
             print(json.dumps({"text": text, **output}, ensure_ascii=False))
     elif args.command == "generate":
         outputs = api.generate(args.model_dir, args.prompts, args.max_new_tokens, args.temperature, args.top_p,
                                chat=False if args.no_chat else None, seed=args.seed)
-        for prompt, output in zip(args.prompts, outputs):
+        for prompt, output in zip(args.prompts, outputs, strict=True):
             print(json.dumps({"prompt": prompt, "output": output}, ensure_ascii=False))
     elif args.command == "chat":
         chat_loop(args)
     elif args.command == "score":
-        for text, value in zip(args.texts, api.score(args.model_dir, args.texts, args.prompt and [args.prompt] * len(args.texts))):
+        for text, value in zip(args.texts, api.score(args.model_dir, args.texts, args.prompt and [args.prompt] * len(args.texts)), strict=True):
             print(json.dumps({"text": text, "score": round(value, 4)}, ensure_ascii=False))
     elif args.command == "fill-mask":
-        for text, output in zip(args.texts, api.fill_mask(args.model_dir, args.texts, args.top_k)):
+        for text, output in zip(args.texts, api.fill_mask(args.model_dir, args.texts, args.top_k), strict=True):
             print(json.dumps({"text": text, "predictions": output}, ensure_ascii=False))
     return 0
 

@@ -138,7 +138,7 @@ def clean_corpus(texts: list[str], spec: CleanSpec | None = None, where: str = "
                                      num_bands=max(1, spec.num_perm // 8))
         verdicts = dedup.add_pairs((str(i), shingles(str(texts[i]))) for i in candidates)
         removed = 0
-        for i, unique in zip(candidates, verdicts):
+        for i, unique in zip(candidates, verdicts, strict=True):
             if not unique:
                 keep[i], removed = False, removed + 1
         report.append({"step": "near_dedup", "removed": removed, "reasons": {}})
@@ -173,7 +173,7 @@ def prepare_corpus(texts: list[str], **options) -> tuple[list[str], dict]:
 
     spec = build(CleanSpec, options, "prepare_corpus")
     keep, report = clean_corpus(list(texts), spec)
-    return [t for t, k in zip(texts, keep) if k], {"documents_in": len(texts), "documents_kept": sum(keep),
+    return [t for t, k in zip(texts, keep, strict=True) if k], {"documents_in": len(texts), "documents_kept": sum(keep),
                                                    "steps": report}
 
 

@@ -21,9 +21,9 @@ def plot_loss(log_history: list[dict], path: Path, title: str = "Loss") -> Path 
         return None
     fig, ax = plt.subplots(figsize=(6, 4))
     if train:
-        ax.plot(*zip(*train), label="train loss")
+        ax.plot(*zip(*train, strict=True), label="train loss")
     if evals:
-        ax.plot(*zip(*evals), marker="o", label="eval loss")
+        ax.plot(*zip(*evals, strict=True), marker="o", label="eval loss")
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_title(title)
@@ -63,11 +63,11 @@ def plot_metrics(log_history: list[dict], names: list[str], path: Path, title: s
     if not series:
         return None
     fig, axes = plt.subplots(1, len(series), figsize=(5 * len(series), 3.6), squeeze=False)
-    for ax, (name, (train, evals)) in zip(axes[0], series.items()):
+    for ax, (name, (train, evals)) in zip(axes[0], series.items(), strict=True):
         if train:
-            ax.plot(*zip(*train), label="train")
+            ax.plot(*zip(*train, strict=True), label="train")
         if evals:
-            ax.plot(*zip(*evals), marker="o", label="eval")
+            ax.plot(*zip(*evals, strict=True), marker="o", label="eval")
         ax.set_xlabel("step")
         ax.set_title(name.replace("_", " ").replace("/", ": "))
         ax.grid(alpha=0.3)

@@ -28,7 +28,7 @@ def last_number(text: str) -> str | None:
 def exact_match(prompts, completions, answer, **_) -> list[float]:
     """1.0 when the last number in the reply equals the `answer` column, else 0.0 (a maths checker)."""
     scores = []
-    for completion, expected in zip(completions, answer):
+    for completion, expected in zip(completions, answer, strict=True):
         got = last_number(text_of(completion))
         scores.append(1.0 if got is not None and float(got) == float(expected) else 0.0)
     return scores
@@ -37,7 +37,7 @@ def exact_match(prompts, completions, answer, **_) -> list[float]:
 def exact_text(prompts, completions, answer, **_) -> list[float]:
     """1.0 when the reply, white space folded, equals the `answer` column (a checker for short answers)."""
     return [1.0 if " ".join(text_of(c).split()) == " ".join(str(a).split()) else 0.0
-            for c, a in zip(completions, answer)]
+            for c, a in zip(completions, answer, strict=True)]
 
 
 def has_number(prompts, completions, **_) -> list[float]:

@@ -126,7 +126,7 @@ def build_training_args(recipe: Recipe, config_class, defaults: dict):
     merged = {"use_cpu": not has_accelerator(), **ours, "output_dir": default_output_dir(recipe), **values}
     try:
         args = config_class(**merged)
-        args.device  # sets up the (distributed) state now, before anything else can with other settings
+        _ = args.device  # sets up the (distributed) state now, before anything else can with other settings
     except (ValueError, TypeError) as error:
         raise ToolkitError(f"{where}: {error}") from None
     recipe.training = {**recipe.training, "output_dir": args.output_dir}

@@ -31,7 +31,7 @@ class SampleCallback(TrainerCallback):
             return  # the end-of-training evaluation can follow the last epoch's at the same step
         outputs = generate_with(model, self.tokenizer, self.prompts, self.max_new_tokens, chat=self.chat,
                                 temperature=self.temperature, top_p=0.95)
-        for prompt, output in zip(self.prompts, outputs):
+        for prompt, output in zip(self.prompts, outputs, strict=True):
             self.rows.append({"step": step, "when": label, "prompt": prompt, "output": output})
             say(f"  [{label}] {prompt!r} -> {output!r}")
 

@@ -30,7 +30,7 @@ def problems() -> list[dict]:
     pools = ["sft"] * int(0.4 * n) + ["rl"] * int(0.4 * n)
     pools += ["test"] * (n - len(pools))
     return [{"prompt": q, "instruction": q, "input": "", "output": f"The answer is {answer}.", "answer": answer,
-             "pool": pool} for (q, answer), pool in zip(rows, pools)]
+             "pool": pool} for (q, answer), pool in zip(rows, pools, strict=True)]
 
 
 def rendered() -> dict[Path, str]:

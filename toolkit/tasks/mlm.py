@@ -59,7 +59,7 @@ def train(recipe: Recipe) -> TrainResult:
     prompts = [p for p in recipe.eval.prompts if "[MASK]" in p or prepared.tokenizer.mask_token in p]
     if prompts and is_main_process():
         rows = [{"text": text, "predictions": preds}
-                for text, preds in zip(prompts, fill_mask_with(trainer.model, prepared.tokenizer, prompts))]
+                for text, preds in zip(prompts, fill_mask_with(trainer.model, prepared.tokenizer, prompts), strict=True)]
         recipe.output_dir.mkdir(parents=True, exist_ok=True)
         extra["fill_mask"] = recipe.output_dir / "fill_mask.jsonl"
         write_atomic(extra["fill_mask"], "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))

@@ -18,6 +18,7 @@ from toolkit.corpus import clean_splits
 from toolkit.data import lm_blocks, read_lm_splits, txt_reading
 from toolkit.errors import ToolkitError
 from toolkit.lm_metrics import lm_metrics
+from toolkit.per_example import ROWS, plot_values
 from toolkit.models import max_positions, apply_lora, load_model, load_tokenizer
 from toolkit.plots import plot_loss
 from toolkit.recipe import Recipe
@@ -127,6 +128,13 @@ def write_outputs(recipe: Recipe, prepared, trainer: Trainer, before: dict, afte
             artifacts["loss_curve"] = output_dir / "loss_curve.png"
         if callback and callback.save(output_dir / "samples.jsonl"):
             artifacts["samples"] = output_dir / "samples.jsonl"
+        for name, values in after.items():  # how the loss spreads over the held-out examples, not just its mean
+            path = plot_values({"before": [row["loss"] for row in before.get(name, {}).get(ROWS, [])],
+                                "after": [row["loss"] for row in values[ROWS]]},
+                               output_dir / f"losses_{name}.png", f"Loss per held-out example ({name})",
+                               "mean loss per scored token")
+            if path:
+                artifacts[f"losses_{name}"] = path
     result = finish_run(recipe, trainer, metrics, artifacts, started)
     for name, values in after.items():
         was = before.get(name)

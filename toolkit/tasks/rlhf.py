@@ -235,8 +235,9 @@ def train(recipe: Recipe) -> TrainResult:
                "before": before, **after}
     result = finish_run(recipe, trainer, metrics, artifacts, started)
     for name, values in after.items():
-        for reward, mean in values["rewards"].items():
-            say(f"{name}: {reward} {before[name]['rewards'][reward]:.3f} -> {mean:.3f}")
+        for reward, value in values["rewards"].items():
+            say(f"{name}: {reward} {before[name]['rewards'][reward]:.3f} -> {value:.3f} "
+                f"(mean over {values['prompts']} held-out prompts, greedy)")
     if trend:
         say(f"training reward (mean of sampled completions): {trend[0]:.3f} -> {trend[-1]:.3f}")
     say(f"outputs in {output_dir}/")
