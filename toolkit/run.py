@@ -298,19 +298,6 @@ def evaluated_splits(trainer) -> dict:
     return {"validation": trainer.eval_dataset} if trainer.eval_dataset is not None else {}
 
 
-def evaluate_logged(trainer, dataset, name: str, keys: dict[str, str]) -> dict:
-    """Evaluate one split and read back what TRL trainers log beside the loss (they log their own metrics
-    as eval_<key> whatever the split is called). keys: our name -> the trainer's key."""
-    loss = trainer.evaluate(dataset, metric_key_prefix=name)[f"{name}_loss"]
-    logged = next(row for row in reversed(trainer.state.log_history) if f"{name}_loss" in row)
-    metrics = {"loss": float(loss)}
-    for short, key in keys.items():
-        value = logged.get(f"{name}_{key}", logged.get(f"eval_{key}"))
-        if value is not None:
-            metrics[short] = float(value)
-    return metrics
-
-
 def evaluate_only_with_validation(args, splits, recipe: Recipe) -> None:
     """Our default evaluates each epoch; with no validation split there is nothing to evaluate, unless
     the recipe asked for it itself (then the trainer's own message says what is missing)."""
