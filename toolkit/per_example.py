@@ -15,12 +15,7 @@ import json
 import math
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from toolkit.files import save_figure, write_atomic  # noqa: E402
+from toolkit.files import write_atomic
 
 ROWS = "per_example"  # the key under which an evaluation hands its rows to the writer
 
@@ -84,26 +79,3 @@ def token_mean(nll_sums: list[float], counts: list[int]) -> float:
     """Mean loss per scored token over the whole split: summed negative log-likelihood / tokens scored."""
     tokens = sum(counts)
     return sum(nll_sums) / tokens if tokens else float("nan")
-
-
-def plot_values(series: dict[str, list[float]], path: Path, title: str, xlabel: str,
-                zero_line: bool = False) -> Path | None:
-    """Histograms of one per-example value, one series per stage or kind (e.g. before / after)."""
-    series = {name: [v for v in values if v is not None and math.isfinite(v)] for name, values in series.items()}
-    series = {name: values for name, values in series.items() if values}
-    if not series:
-        return None
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name, values in series.items():
-        ax.hist(values, bins=min(40, max(5, len(values) // 3)), alpha=0.55, label=f"{name} (n={len(values)})")
-    if zero_line:
-        ax.axvline(0.0, color="black", linewidth=0.8)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("examples")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
-    return path

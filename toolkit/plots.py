@@ -1,7 +1,9 @@
-"""The pictures a person looks at after a run: loss curves and confusion matrices (PNG, headless)."""
+"""The pictures a person looks at after a run: loss curves, confusion matrices and histograms of per-example
+values (PNG, headless)."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib
@@ -24,8 +26,12 @@ def plot_loss(log_history: list[dict], path: Path, title: str = "Loss") -> Path 
         ax.plot(*zip(*train, strict=True), label="train loss")
     if evals:
         ax.plot(*zip(*evals, strict=True), marker="o", label="eval loss")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
+    return finish(fig, ax, path, title, "step", "loss")
+
+
+def finish(fig, ax, path: Path, title: str, xlabel: str, ylabel: str) -> Path:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
@@ -77,3 +83,18 @@ def plot_metrics(log_history: list[dict], names: list[str], path: Path, title: s
     save_figure(fig, path)
     plt.close(fig)
     return path
+
+
+def plot_values(series: dict[str, list[float]], path: Path, title: str, xlabel: str,
+                zero_line: bool = False) -> Path | None:
+    """Histograms of one per-example value, one series per stage or kind (e.g. before / after)."""
+    series = {name: [v for v in values if v is not None and math.isfinite(v)] for name, values in series.items()}
+    series = {name: values for name, values in series.items() if values}
+    if not series:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, values in series.items():
+        ax.hist(values, bins=min(40, max(5, len(values) // 3)), alpha=0.55, label=f"{name} (n={len(values)})")
+    if zero_line:
+        ax.axvline(0.0, color="black", linewidth=0.8)
+    return finish(fig, ax, path, title, xlabel, "examples")

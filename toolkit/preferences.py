@@ -23,8 +23,8 @@ from transformers import AutoModelForCausalLM
 from toolkit.chat import alpaca_to_messages, ensure_chat_template
 from toolkit.data import finish_splits, read_splits, require_columns, require_values, strings_in
 from toolkit.errors import ToolkitError
-from toolkit.per_example import ROWS, plot_values
-from toolkit.plots import plot_loss, plot_metrics
+from toolkit.per_example import ROWS
+from toolkit.plots import plot_loss, plot_metrics, plot_values
 from toolkit.models import apply_lora, load_model, load_tokenizer, set_generation_tokens
 from toolkit.recipe import Recipe, TokenizerSpec
 from toolkit.outputs import check_output_dir, clear_output_dir

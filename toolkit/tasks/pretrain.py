@@ -18,9 +18,9 @@ from toolkit.corpus import clean_splits
 from toolkit.data import lm_blocks, read_lm_splits, txt_reading
 from toolkit.errors import ToolkitError
 from toolkit.lm_metrics import lm_metrics
-from toolkit.per_example import ROWS, plot_values
+from toolkit.per_example import ROWS
 from toolkit.models import max_positions, apply_lora, load_model, load_tokenizer
-from toolkit.plots import plot_loss
+from toolkit.plots import plot_loss, plot_values
 from toolkit.recipe import Recipe
 from toolkit.outputs import check_output_dir, clear_output_dir
 from toolkit.run import (TrainResult, announce, build_training_args, evaluate_only_with_validation, finish_run,

@@ -28,8 +28,8 @@ from toolkit.data import finish_splits, read_splits, require_columns, require_va
 from toolkit.errors import ToolkitError
 from toolkit.generation import generate_with
 from toolkit.models import set_generation_tokens, apply_lora, load_model, load_tokenizer
-from toolkit.per_example import ROWS, mean, plot_values
-from toolkit.plots import plot_metrics
+from toolkit.per_example import ROWS, mean
+from toolkit.plots import plot_metrics, plot_values
 from toolkit.recipe import Recipe, RLSpec, TokenizerSpec
 from toolkit.reward_model import RewardModel
 from toolkit.rewards import check_function, check_reward_model, load_function
