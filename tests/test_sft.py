@@ -40,7 +40,7 @@ def test_sft_answers_what_it_was_taught_and_stops(tmp_path):
     prompts = [prompt_of(row) for row in taught[:6]]
     answers = toolkit.generate(result.output_dir, prompts, max_new_tokens=40)
     # Equal text with 40 tokens allowed proves generation stopped at the end-of-turn token.
-    assert sum(a == row["output"] for a, row in zip(answers, taught, strict=True)) >= 5, answers
+    assert sum(a == row["output"] for a, row in zip(answers, taught[:6], strict=True)) >= 5, answers
 
     from toolkit.generation import load_for_generation
     model, tokenizer = load_for_generation(result.output_dir)
