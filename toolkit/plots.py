@@ -92,9 +92,14 @@ def plot_values(series: dict[str, list[float]], path: Path, title: str, xlabel: 
     series = {name: values for name, values in series.items() if values}
     if not series:
         return None
+    import numpy as np
+
+    # One set of bins for every series, so before and after are read on the same scale.
+    everything = [v for values in series.values() for v in values]
+    bins = np.histogram_bin_edges(everything, bins=min(40, max(5, len(everything) // 6)))
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, values in series.items():
-        ax.hist(values, bins=min(40, max(5, len(values) // 3)), alpha=0.55, label=f"{name} (n={len(values)})")
+        ax.hist(values, bins=bins, alpha=0.55, label=f"{name} (n={len(values)})")
     if zero_line:
         ax.axvline(0.0, color="black", linewidth=0.8)
     return finish(fig, ax, path, title, xlabel, "examples")
