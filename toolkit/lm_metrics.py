@@ -11,31 +11,26 @@ from __future__ import annotations
 import math
 
 import torch
-from torch.utils.data import DataLoader
 
-from toolkit.per_example import ROWS, token_mean
+from toolkit.per_example import ROWS, full_precision_forward, held_out_batches, token_mean
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "position_ids", "token_type_ids")
 
 
 def collated(trainer, dataset):
-    """The split as the trainer's collator builds its batches, in order, whole on every process (held-out
-    splits are small; every rank then holds the same numbers without a gather)."""
-    try:  # the columns the trainer itself would keep (TRL trainers set their own signature columns)
+    """The split's batches with only the columns the trainer itself keeps (TRL trainers set their own)."""
+    try:
         dataset = trainer._remove_unused_columns(dataset, description="evaluation")
     except AttributeError:
         pass
-    loader = DataLoader(dataset, batch_size=trainer.args.per_device_eval_batch_size, shuffle=False,
-                        collate_fn=trainer.data_collator)
-    device = trainer.accelerator.device
-    for batch in loader:
-        yield {key: value.to(device) for key, value in batch.items() if isinstance(value, torch.Tensor)}
+    for batch in held_out_batches(trainer, dataset):
+        yield {key: value for key, value in batch.items() if isinstance(value, torch.Tensor)}
 
 
 @torch.no_grad()
 def example_nll(model, batch: dict, causal: bool) -> tuple[list[float], list[int]]:
     """(summed NLL over labelled tokens, labelled tokens) per row; a causal LM predicts the next token."""
-    forward = model.__dict__.get("_original_forward", model.forward)  # fp32, without accelerate's autocast
+    forward = full_precision_forward(model)  # fp32, without accelerate's autocast
     logits = forward(**{key: batch[key] for key in MODEL_INPUTS if key in batch}, use_cache=False).logits.float()
     labels = batch["labels"]
     if causal:

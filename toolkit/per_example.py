@@ -79,3 +79,23 @@ def token_mean(nll_sums: list[float], counts: list[int]) -> float:
     """Mean loss per scored token over the whole split: summed negative log-likelihood / tokens scored."""
     tokens = sum(counts)
     return sum(nll_sums) / tokens if tokens else float("nan")
+
+
+def full_precision_forward(model):
+    """The model's own forward, without the mixed-precision wrapper accelerate puts on a prepared model: a
+    held-out number must not depend on which of two models accelerate happened to prepare (bf16 on one side
+    only turns identical weights into margins of float noise)."""
+    return model.__dict__.get("_original_forward", model.forward)
+
+
+def held_out_batches(trainer, dataset):
+    """The split as the trainer's collator builds its batches, in order, whole on every process (held-out
+    splits are small; every rank then holds the same numbers without a gather), tensors on the device."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    loader = DataLoader(dataset, batch_size=trainer.args.per_device_eval_batch_size, shuffle=False,
+                        collate_fn=trainer.data_collator)
+    device = trainer.accelerator.device
+    for batch in loader:
+        yield {key: value.to(device) if isinstance(value, torch.Tensor) else value for key, value in batch.items()}

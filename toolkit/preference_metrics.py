@@ -20,17 +20,9 @@ import contextlib
 import math
 
 import torch
-from torch.utils.data import DataLoader
 
-from toolkit.per_example import ROWS, mean, outcome, pair_counts
+from toolkit.per_example import ROWS, full_precision_forward, held_out_batches, mean, outcome, pair_counts
 from toolkit.reward_model import reward_ids, score_ids
-
-
-def full_precision_forward(model):
-    """The model's own forward, without the mixed-precision wrapper accelerate puts on a prepared model: the
-    policy is prepared and its reference may not be, and bf16 on one side only would turn identical weights
-    into margins of float noise (a policy equal to its reference must tie on every pair)."""
-    return model.__dict__.get("_original_forward", model.forward)
 
 
 @torch.no_grad()
@@ -40,16 +32,6 @@ def next_token_logps(model, input_ids, attention_mask) -> torch.Tensor:
     logits = forward(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits[:, :-1].float()
     targets = input_ids[:, 1:].unsqueeze(-1)
     return logits.gather(-1, targets).squeeze(-1) - logits.logsumexp(-1)
-
-
-def batches(trainer, dataset):
-    """The split as the trainer collates it, in order, whole on every process: held-out splits are small,
-    and every rank then computes the same numbers without a gather."""
-    loader = DataLoader(dataset, batch_size=trainer.args.per_device_eval_batch_size, shuffle=False,
-                        collate_fn=trainer.data_collator)
-    device = trainer.accelerator.device
-    for batch in loader:
-        yield {key: value.to(device) if isinstance(value, torch.Tensor) else value for key, value in batch.items()}
 
 
 def evaluation_model(trainer):
@@ -74,7 +56,7 @@ def policy_and_reference_logps(trainer, dataset):
     """Per collated batch: (summed reply log-probs under the policy, the same under the reference, batch)."""
     model = evaluation_model(trainer)
     reference, context = reference_context(trainer, model)
-    for batch in batches(trainer, dataset):
+    for batch in held_out_batches(trainer, dataset):
         policy = reply_logps(model, batch)
         with context:
             ref = reply_logps(reference, batch)
@@ -163,7 +145,7 @@ def orpo_metrics(trainer, dataset) -> dict:
     beta, model = trainer.args.beta, evaluation_model(trainer)
     rows, nll_sum, nll_tokens = [], 0.0, 0
     sources = iter(dataset)
-    for batch in batches(trainer, dataset):
+    for batch in held_out_batches(trainer, dataset):
         per_kind = {}
         for kind in ("chosen", "rejected"):
             ids, attention = batch[f"{kind}_input_ids"], batch[f"{kind}_attention_mask"]

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from toolkit.errors import ToolkitError
+from toolkit.per_example import full_precision_forward
 
 
 def joined_prompt(prompt: str) -> str:
@@ -59,7 +60,7 @@ def score_ids(model, tokenizer, sequences: list[list[int]], batch_size: int = 32
         chunk = sequences[start:start + batch_size]
         batch = tokenizer.pad({"input_ids": chunk}, padding=True, return_tensors="pt")
         batch = {key: value.to(device) for key, value in batch.items()}
-        forward = model.__dict__.get("_original_forward", model.forward)  # fp32, as toolkit.score reads it
+        forward = full_precision_forward(model)  # fp32 in training's evaluation as in toolkit.score
         scores += forward(**batch).logits[:, 0].float().tolist()
     model.train(was_training)
     return scores

@@ -81,8 +81,11 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
         args = typing.get_args(tp)
         if value is None and type(None) in args:
             return None
+        options = [a for a in args if a is not type(None)]
+        if len(options) == 1:  # X | None: the message of X itself (a Literal's choices and a "did you mean")
+            return coerce(value, options[0], where)
         errors = []
-        for arg in (a for a in args if a is not type(None)):
+        for arg in options:
             try:
                 return coerce(value, arg, where)
             except ToolkitError:
