@@ -88,6 +88,10 @@ def test_dpo_with_lora_uses_the_adapter_free_model_as_reference(tmp_path):
     trainer.train()
     params = dict(trainer.model.named_parameters())
     assert all(torch.equal(params[n], p) for n, p in base.items())
+    # Held-out implicit rewards against the adapter-free start, over several evaluation batches.
+    trainer.args.per_device_eval_batch_size = 8
+    held_out = dpo.measure(trainer, prepared, "validation")
+    assert held_out["pairs"] == len(prepared.splits["validation"]) > 8 and held_out["ties"] < held_out["pairs"]
     assert toolkit.check({**recipe, "overwrite": True})["reference"] == "adapter disabled (LoRA)"
 
 

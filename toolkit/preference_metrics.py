@@ -41,10 +41,11 @@ def evaluation_model(trainer):
 
 
 def reference_context(trainer, model):
-    """The reference's forward: the frozen copy, or the same weights with the LoRA adapter switched off."""
+    """The reference and a context to enter for each of its forwards: the frozen copy, or the same weights
+    with the LoRA adapter switched off (peft's switch is single-use, so a new one per batch)."""
     if trainer.ref_model is not None:
-        return trainer.ref_model.eval(), contextlib.nullcontext()
-    return model, model.disable_adapter()
+        return trainer.ref_model.eval(), contextlib.nullcontext
+    return model, model.disable_adapter
 
 
 def reply_logps(model, batch) -> list[float]:
@@ -58,7 +59,7 @@ def policy_and_reference_logps(trainer, dataset):
     reference, context = reference_context(trainer, model)
     for batch in held_out_batches(trainer, dataset):
         policy = reply_logps(model, batch)
-        with context:
+        with context():
             ref = reply_logps(reference, batch)
         yield policy, ref, batch
     model.train()
@@ -75,6 +76,13 @@ def summarise_pairs(rows: list[dict], extra: dict | None = None) -> dict:
     return {**counts, "margin": mean([row["margin"] for row in rows]),
             "chosen": mean([row["chosen"] for row in rows]), "rejected": mean([row["rejected"] for row in rows]),
             **(extra or {}), ROWS: rows}
+
+
+def with_pair_loss(rows: list[dict]) -> float:
+    """The Bradley-Terry / DPO sigmoid loss of each pair, -log sigmoid(margin), and its mean."""
+    for row in rows:
+        row["loss"] = -torch.nn.functional.logsigmoid(torch.tensor(row["margin"])).item()
+    return mean([row["loss"] for row in rows])
 
 
 def pair_row(source: dict, chosen: float, rejected: float, **values) -> dict:
@@ -102,9 +110,7 @@ def reward_metrics(trainer, split, max_length: int | None) -> dict:
     scores = score_ids(model, tokenizer, sequences, trainer.args.per_device_eval_batch_size)
     model.train()
     out = [pair_row(row, scores[2 * i], scores[2 * i + 1]) for i, row in enumerate(rows)]
-    for row in out:
-        row["loss"] = -torch.nn.functional.logsigmoid(torch.tensor(row["margin"])).item()
-    return summarise_pairs(out, {"loss": mean([row["loss"] for row in out])})
+    return summarise_pairs(out, {"loss": with_pair_loss(out)})
 
 
 def dpo_metrics(trainer, dataset, split_size: int) -> dict:
@@ -118,9 +124,7 @@ def dpo_metrics(trainer, dataset, split_size: int) -> dict:
             for source, (chosen, rejected, ref_chosen, ref_rejected) in zip(dataset, values, strict=True)]
     extra = excluded(split_size, len(rows))
     if trainer.args.loss_type in ("sigmoid", ["sigmoid"]):  # the DPO paper's loss, per pair
-        for row in rows:
-            row["loss"] = -torch.nn.functional.logsigmoid(torch.tensor(row["margin"])).item()
-        extra["loss"] = mean([row["loss"] for row in rows])
+        extra["loss"] = with_pair_loss(rows)
     return summarise_pairs(rows, extra)
 
 
