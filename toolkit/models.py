@@ -72,10 +72,30 @@ def load_model(auto_class, spec: ModelSpec, tokenizer, where: str, **config_over
             model = auto_class.from_config(config, **placement)
         except (ValueError, ImportError) as error:
             raise ToolkitError(f"{where}: {str(error).strip().splitlines()[0]}") from None
+        if spec.embedding_init_std is not None:
+            redraw_embeddings(model, spec.embedding_init_std)
     if len(tokenizer) > model.get_input_embeddings().num_embeddings:
         model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
     model.config.pad_token_id = tokenizer.pad_token_id
+    name_loss_type(model)
     return model
+
+
+def redraw_embeddings(model, std: float) -> None:
+    """Every embedding table (GPT-2: tokens and positions) drawn again from N(0, std), seeded like the rest."""
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.Embedding):
+                module.weight.normal_(0.0, std)
+
+
+def name_loss_type(model) -> None:
+    """GPT-2's class name (GPT2LMHeadModel) does not say ForCausalLM, so transformers leaves its loss_type
+    unset: the model falls back to the causal LM loss with a warning, but the Trainer, not knowing the loss
+    shifts labels, counts every label as a prediction target and divides the summed loss by (T-1)/T too
+    much (found by comparing per-step losses with a plain loop: tests/test_training_reference.py)."""
+    if getattr(model, "loss_type", "") is None and type(model).__name__.endswith("LMHeadModel"):
+        model.loss_type = "ForCausalLM"
 
 
 def block_list(model: torch.nn.Module) -> tuple[str, torch.nn.ModuleList]:

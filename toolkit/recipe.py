@@ -41,6 +41,9 @@ class ModelSpec:
     dtype: str | None = None  # weights' dtype: float32 (default), bfloat16, float16, auto (the checkpoint's)
     attn_implementation: str | None = None  # eager, sdpa (default), flash_attention_2, ... checked against the device
     lm_head: str | None = None  # TRL's fused LM head on a CPU: compact (default there) or trl (toolkit.lm_head)
+    # A model built from config only: draw every embedding table from N(0, std) instead of transformers' init
+    # (GPT-2: std 0.02). The published from-scratch GPT uses 1.0 with an untied output head (toolkit.init_check).
+    embedding_init_std: float | None = None
 
 
 @dataclass
@@ -237,6 +240,10 @@ def load_recipe(source: str | Path | dict | Recipe, overrides: list[str] | dict 
     if model.architecture and model.tokenizer is None:
         raise ToolkitError(f"{where}: model.tokenizer is needed with 'architecture': a tokenizer folder or "
                            f"hub id, or {{vocab_size: N}} to train one on the training texts.")
+    if model.embedding_init_std is not None:
+        from toolkit.init_check import check_embedding_init
+
+        check_embedding_init(model, where)
     if not recipe.data.train and not recipe.data.name:
         raise ToolkitError(f"{where}: data needs 'train' (a local file) or 'name' (a hub dataset id).")
     from toolkit.devices import check_recipe

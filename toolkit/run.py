@@ -282,6 +282,8 @@ def announce(facts: dict) -> None:
     unit = next(iter(next(iter(facts["splits"].values())))) if facts["splits"] else "examples"
     counts = ", ".join(f"{name} {next(iter(split.values()))}" for name, split in facts["splits"].items())
     say(f"{unit}: {counts}; {facts['optimizer_steps']} optimizer steps of {facts['examples_per_step']}")
+    for warning in facts.get("warnings", []):
+        say(f"warning: {warning}")
 
 
 def eval_datasets(splits):

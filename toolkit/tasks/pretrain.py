@@ -17,6 +17,7 @@ from transformers import AutoModelForCausalLM, DataCollatorForLanguageModeling, 
 from toolkit.corpus import clean_splits
 from toolkit.data import lm_blocks, read_lm_splits, txt_reading
 from toolkit.errors import ToolkitError
+from toolkit.init_check import stall_warning
 from toolkit.lm_metrics import lm_metrics
 from toolkit.per_example import ROWS
 from toolkit.models import max_positions, apply_lora, load_model, load_tokenizer
@@ -89,6 +90,9 @@ def describe(prepared: Prepared) -> dict:
              "optimizer_steps": steps, "examples_per_step": per_step, "output_dir": str(prepared.args.output_dir)}
     if prepared.corpus_report:
         facts["corpus_cleaning"] = prepared.corpus_report
+    warning = stall_warning(prepared.recipe, facts["parameters"], per_step * prepared.block_size)
+    if warning:
+        facts["warnings"] = [warning]
     return facts
 
 
