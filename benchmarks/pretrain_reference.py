@@ -144,6 +144,8 @@ def main() -> int:
     parser.add_argument("--width", type=int, default=768)
     parser.add_argument("--heads", type=int, default=12)
     parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--runs", nargs="*", help="run only these (their names as printed); tokens/s is best "
+                                                   "measured this way, a few runs alone on a quiet machine")
     args = parser.parse_args()
     real = os.environ.get("TOOLKIT_REAL_DATA")
     if not real:
@@ -170,6 +172,11 @@ def main() -> int:
             "toolkit defaults": lambda: run_toolkit(spec("defaults")),
             "toolkit defaults, published start": lambda: run_toolkit(spec("published", model=PUBLISHED_START))}
     results = {}
+    unknown = set(args.runs or []) - set(runs)
+    if unknown:
+        print(f"error: unknown run {sorted(unknown)}; runs: {list(runs)}", file=sys.stderr)
+        return 2
+    runs = {name: run for name, run in runs.items() if not args.runs or name in args.runs}
     for name, run in runs.items():
         print(f"== {name}", flush=True)
         results[name] = run()
@@ -181,6 +188,8 @@ def main() -> int:
         speed = len(train) * tokens / values["train_seconds"]
         print(f"{name:36} {train[-1]:9.3f} /{min(train):7.3f} {val[0]:9.3f} /{min(val):6.3f} /{val[-1]:6.3f} "
               f"{speed:9.0f}")
+    if args.runs:
+        return 0  # a partial run: the full one writes the results and the figure
     (WORK / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     plot(results, FIGURE, f"GPT-2 {args.layers}x{args.width} from scratch, ~5k tokens, batch 2, lr 4e-4")
     print(f"figure: {FIGURE}")

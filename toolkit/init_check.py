@@ -5,8 +5,9 @@ output head to the token embeddings. On a 5k-token text with batches of 2 × 256
 from-scratch protocol), the 12 × 768 model sits at the unigram plateau (train loss about 5) for all 100 steps,
 in a plain PyTorch loop as through the pretrain task, fp32 or bf16, constant or decaying learning rate. The
 published loop's own model draws its embeddings from N(0, 1) and has an untied head; given that start
-(model.embedding_init_std: 1.0 and model.config.tie_word_embeddings: false), the same model and loop leave the
-plateau (benchmarks/pretrain_reference.py, benchmarks/RESULTS.md). Untying alone does not, and N(0, 1)
+(model.embedding_init_std: 1.0 and model.config.tie_word_embeddings: false), the same model leaves the plateau
+by step 30 under the toolkit's defaults (benchmarks/pretrain_reference.py, benchmarks/RESULTS.md). On a small
+model that start learns slower, so it is a recipe's choice, not the default. Untying alone does not, and N(0, 1)
 embeddings on a tied head make the logits √d times too large."""
 
 from __future__ import annotations
