@@ -203,3 +203,16 @@ def test_real_process_exits_2_without_traceback(tmp_path):
     debug = subprocess.run([sys.executable, "-m", "toolkit", "--debug", "check", str(path)], capture_output=True,
                            text=True)
     assert debug.returncode == 2 and "Traceback" in debug.stderr
+
+
+def test_debug_shows_the_library_error_behind_the_message(tmp_path, capsys):
+    """The one-line message wraps a library's error; --debug shows that error too (raise ... from error)."""
+    recipe = classification_recipe(tmp_path, TINY_GPT2, eval_strategy="sometimes")
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    assert main(["check", str(path)]) == 2
+    plain = capsys.readouterr().err
+    assert plain.startswith("error: ") and plain.count("\n") == 1 and "Traceback" not in plain
+    assert main(["--debug", "check", str(path)]) == 2
+    debug = capsys.readouterr().err
+    assert "The above exception was the direct cause" in debug and "ValueError" in debug

@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
                 with open(args.file, encoding="utf-8") as handle:
                     texts += [line.rstrip("\n") for line in handle if line.strip()]
             except OSError as error:
-                raise ToolkitError(f"{args.file}: cannot read it ({error.strerror}).") from None
+                raise ToolkitError(f"{args.file}: cannot read it ({error.strerror}).") from error
         if not texts:
             raise ToolkitError("predict: give texts as arguments or --file FILE.")
         for text, output in zip(texts, api.predict(args.model_dir, texts), strict=True):

@@ -22,7 +22,7 @@ def load_for_generation(model_dir: str | Path):
     try:
         model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True)
     except ValueError as error:
-        raise ToolkitError(f"{model_dir}: not a causal language model ({error}).") from None
+        raise ToolkitError(f"{model_dir}: not a causal language model ({error}).") from error
     return model.eval(), tokenizer
 
 

@@ -29,7 +29,7 @@ def _from_pretrained(loader, spec: str, where: str, what: str, **kwargs):
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         hint = ("the folder must hold what save_pretrained writes (config.json, weights, tokenizer files)"
                 if is_local else "a hub id needs a network; without one, use a local folder")
-        raise ToolkitError(f"{where}: could not load the {what} from '{spec}': {first}. Note: {hint}.") from None
+        raise ToolkitError(f"{where}: could not load the {what} from '{spec}': {first}. Note: {hint}.") from error
 
 
 def load_tokenizer(spec: ModelSpec, where: str, train_texts=None):
@@ -64,14 +64,14 @@ def load_model(auto_class, spec: ModelSpec, tokenizer, where: str, **config_over
                                           **{**special, **spec.config, **config_overrides})
         except (ValueError, TypeError) as error:
             raise ToolkitError(f"{where}: cannot build a '{spec.architecture}' config: {error}. "
-                               f"Use a transformers model type such as gpt2 or bert.") from None
+                               f"Use a transformers model type such as gpt2 or bert.") from error
         torch.manual_seed(0)  # the same fresh weights on every rank and every run
         if placement.get("dtype") == "auto":
             placement.pop("dtype")  # a fresh model has no checkpoint dtype to follow
         try:
             model = auto_class.from_config(config, **placement)
         except (ValueError, ImportError) as error:
-            raise ToolkitError(f"{where}: {str(error).strip().splitlines()[0]}") from None
+            raise ToolkitError(f"{where}: {str(error).strip().splitlines()[0]}") from error
         if spec.embedding_init_std is not None:
             redraw_embeddings(model, spec.embedding_init_std)
     if len(tokenizer) > model.get_input_embeddings().num_embeddings:
@@ -135,7 +135,7 @@ def apply_lora(model: PreTrainedModel, peft_block: dict, task_type: str, where: 
     try:
         return get_peft_model(model, LoraConfig(**values))
     except (ValueError, TypeError) as error:
-        raise ToolkitError(f"{where}: peft: {error}") from None
+        raise ToolkitError(f"{where}: peft: {error}") from error
 
 
 def max_positions(model) -> int | None:

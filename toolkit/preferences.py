@@ -27,9 +27,10 @@ from toolkit.per_example import ROWS
 from toolkit.plots import plot_loss, plot_metrics, plot_values
 from toolkit.models import apply_lora, load_model, load_tokenizer, set_generation_tokens
 from toolkit.recipe import Recipe, TokenizerSpec
-from toolkit.outputs import check_output_dir, clear_output_dir
-from toolkit.run import (TrainResult, announce, build_training_args, evaluate_only_with_validation, finish_run,
-                         save_model, say, train_loss, train_model)
+from toolkit.run_folder import check_output_dir, clear_output_dir
+from toolkit.trainer_args import build_training_args, evaluate_only_with_validation
+from toolkit.progress import announce, say
+from toolkit.run import TrainResult, finish_run, save_model, train_loss, train_model
 
 
 SHAPES = {"explicit": ("prompt", "chosen", "rejected"), "instruction": ("instruction", "chosen", "rejected"),
