@@ -32,18 +32,23 @@ def train(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None
 
 
 def check(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None = None, **kwargs) -> dict | list:
-    """Validate everything `train` would (recipe, data, labels, model) and say what would run, without training.
-    For a pipeline file: a list, one entry per stage."""
+    """Validate everything `train` would (recipe, data, labels, model) and say what would run, without training
+    and without writing anything: `output` says what train would do with the output folder (write a new run,
+    refuse a finished one, replace it with overwrite, continue it with resume). For a pipeline file: a list,
+    one entry per stage."""
     from toolkit.pipeline import check_pipeline, is_pipeline
 
     if is_pipeline(recipe):
         return check_pipeline(recipe, _merge(overrides, kwargs))
     from toolkit.trainer_args import chosen_settings
 
+    from toolkit.run_folder import folder_plan
+
     loaded = load_recipe(recipe, _merge(overrides, kwargs))
     task = get_task(loaded.task, loaded.source)
+    plan = folder_plan(loaded)[0]  # read-only: what train would do with the folder, never a refusal here
     prepared = task.prepare(loaded)
-    return {**task.describe(prepared), "settings": chosen_settings(prepared.args, loaded)}
+    return {**task.describe(prepared), "output": plan, "settings": chosen_settings(prepared.args, loaded)}
 
 
 def evaluate(run_dir: str | Path, data: str | Path | None = None, splits: list[str] | None = None,

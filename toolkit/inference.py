@@ -6,20 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from toolkit.errors import ToolkitError
+from toolkit.run_folder import require_model_folder
 
 
 def predict(model_dir: str | Path, texts: list[str] | str, batch_size: int = 32) -> list[dict]:
     """Label and score for each text, from a saved classification folder: [{"label": ..., "score": ...}]."""
-    from transformers import AutoConfig, pipeline
+    from transformers import pipeline
 
-    model_dir = Path(model_dir)
-    if not (model_dir / "config.json").is_file():
-        raise ToolkitError(f"{model_dir}: not a saved model folder (no config.json). Pass the output_dir of a "
-                           f"classification run.")
-    config = AutoConfig.from_pretrained(model_dir, local_files_only=True)
-    if not any(name.endswith("ForSequenceClassification") for name in config.architectures or []):
-        raise ToolkitError(f"{model_dir}: holds a {config.architectures} model, not a classifier.")
+    require_model_folder(model_dir, "classifier", "a classification run")
     classifier = pipeline("text-classification", model=str(model_dir), tokenizer=str(model_dir))
     single = isinstance(texts, str)
     outputs = classifier([texts] if single else list(texts), batch_size=batch_size, truncation=True)
@@ -40,10 +34,7 @@ def fill_mask(model_dir: str | Path, texts: list[str] | str, top_k: int = 5) -> 
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
 
-    model_dir = Path(model_dir)
-    if not (model_dir / "config.json").is_file():
-        raise ToolkitError(f"{model_dir}: not a saved model folder (no config.json). Pass the output_dir of an "
-                           f"mlm run.")
+    require_model_folder(model_dir, "masked LM", "an mlm run")
     model = AutoModelForMaskedLM.from_pretrained(model_dir, local_files_only=True)
     tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
     single = isinstance(texts, str)

@@ -20,7 +20,6 @@ from toolkit.per_example import ROWS
 from toolkit.models import max_positions, apply_lora, load_model, load_tokenizer
 from toolkit.plots import plot_loss, plot_values
 from toolkit.recipe import Recipe
-from toolkit.run_folder import check_output_dir
 from toolkit.trainer_args import build_training_args, evaluate_only_with_validation, optimizer_steps
 from toolkit.progress import announce, model_facts, say
 from toolkit.run import TrainResult, finish_run, save_model, train_loss, train_model
@@ -45,7 +44,6 @@ def prepare_lm(recipe: Recipe, config_class, defaults: dict, auto_class, separat
     """Shared by pretrain and mlm: checked recipe, cleaned corpus, tokenizer, model, blocks."""
     where = recipe.source
     args = build_training_args(recipe, config_class, defaults)
-    check_output_dir(recipe)
     column = recipe.data.text_column
     splits, plan = read_lm_splits(recipe, TXT_UNIT)
     splits, report = clean_splits(splits, column, recipe.data.clean, where)

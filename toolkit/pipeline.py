@@ -8,7 +8,7 @@ from pathlib import Path
 
 from toolkit.errors import ToolkitError
 from toolkit.recipe import load_recipe, parse_overrides, read_yaml
-from toolkit.run_folder import is_finished, output_dir_of, read_run
+from toolkit.run_folder import folder_plan, is_finished, output_dir_of, read_run
 from toolkit.progress import say
 from toolkit.run import TrainResult
 
@@ -66,7 +66,8 @@ def check_pipeline(source, overrides=None) -> list[dict]:
             facts.append({"recipe": recipe.source, "task": recipe.task, "model": f"{model} (from an earlier stage)"})
         else:
             task = get_task(recipe.task, recipe.source)
-            facts.append({"recipe": recipe.source, **task.describe(task.prepare(recipe))})
+            facts.append({"recipe": recipe.source, **task.describe(task.prepare(recipe)),
+                          "output": folder_plan(recipe)[0]})
         outputs.add(output_dir_of(recipe).resolve())
     return facts
 

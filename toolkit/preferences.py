@@ -105,7 +105,6 @@ def prepare_pairs(recipe: Recipe, config_class, defaults: dict, unpaired: bool =
     args = build_training_args(recipe, config_class, {**defaults, "max_length": recipe.data.max_length})
     if check_args:
         check_args(args, where)
-    check_output_dir(recipe)
     if isinstance(recipe.model.tokenizer, TokenizerSpec):
         splits, shape = load_pairs(recipe, conversational=False, unpaired=unpaired)
         tokenizer = load_tokenizer(recipe.model, f"{where}: model", train_texts=strings_in(splits["train"]))
@@ -201,6 +200,7 @@ def plot_margins(before: dict, after: dict, output_dir) -> dict:
 def train_pair_task(recipe: Recipe, prepare, describe, build_trainer, report: PairReport) -> TrainResult:
     """`train` of every preference task (reward, DPO, KTO, ORPO): they differ in prepare, trainer and report."""
     started = time.time()
+    check_output_dir(recipe)  # before anything loads; prepare only reads
     prepared = prepare(recipe)
     clear_output_dir(recipe)
     announce(describe(prepared))

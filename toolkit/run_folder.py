@@ -58,23 +58,43 @@ def last_checkpoint(output_dir: Path) -> str | None:
     return str(max(complete, key=lambda p: int(p.name.split("-")[-1]))) if complete else None
 
 
-def check_output_dir(recipe: Recipe) -> None:
-    """Refuse what would lose or mix results, before anything is loaded; resolve --resume to a checkpoint."""
-    output_dir = recipe.output_dir
-    finished = (output_dir / FINISHED).exists()
+def folder_plan(recipe: Recipe) -> tuple[str, str | None, str | None]:
+    """What `train` does with the recipe's output folder: (what it does, in words; the refusal, or None;
+    the checkpoint it resumes from, or None). `toolkit check` prints the first; `train` raises the second."""
+    output_dir = output_dir_of(recipe)
+    finished = is_finished(output_dir)
     checkpoint = last_checkpoint(output_dir)
-    if finished and not recipe.overwrite:
-        raise ToolkitError(f"{output_dir}: already holds a finished run ({FINISHED}). Choose another "
-                           f"training.output_dir, or set overwrite: true (CLI: --overwrite) to replace it.")
+    if finished and recipe.overwrite:
+        return f"{output_dir} holds a finished run: train replaces it (kept until the new run finishes)", None, None
+    if finished:
+        refusal = (f"{output_dir}: already holds a finished run ({FINISHED}). Choose another "
+                   f"training.output_dir, or set overwrite: true (CLI: --overwrite) to replace it.")
+        return f"{output_dir} holds a finished run: train refuses it unless told --overwrite", refusal, None
     if recipe.resume and not recipe.overwrite:
         if checkpoint is None:
-            raise ToolkitError(f"{output_dir}: nothing to resume: no checkpoint-* folder there. Checkpoints are "
-                               f"written every training.save_steps steps (default 500).")
+            refusal = (f"{output_dir}: nothing to resume: no checkpoint-* folder there. Checkpoints are "
+                       f"written every training.save_steps steps (default 500).")
+            return f"{output_dir} holds no checkpoint: train refuses to resume", refusal, None
+        return f"train continues the unfinished run in {output_dir} from {Path(checkpoint).name}", None, checkpoint
+    if checkpoint and recipe.overwrite:
+        return f"{output_dir} holds an unfinished run: train clears it and starts over", None, None
+    if checkpoint and "resume_from_checkpoint" not in recipe.training:
+        refusal = (f"{output_dir}: holds checkpoints of a run that did not finish (latest: "
+                   f"{Path(checkpoint).name}). Continue it with resume: true (CLI: --resume), or start "
+                   f"over with overwrite: true (CLI: --overwrite).")
+        return (f"{output_dir} holds an unfinished run: train refuses it unless told --resume (continue) or "
+                f"--overwrite (start over)"), refusal, None
+    return f"train writes a new run to {output_dir}", None, None
+
+
+def check_output_dir(recipe: Recipe) -> None:
+    """Refuse what would lose or mix results, before anything is loaded; resolve --resume to a checkpoint.
+    Called by every task's train before its prepare (prepare, and so `toolkit check`, only reads)."""
+    _, refusal, checkpoint = folder_plan(recipe)
+    if refusal:
+        raise ToolkitError(refusal)
+    if checkpoint:
         recipe.training = {**recipe.training, "resume_from_checkpoint": checkpoint}
-    elif checkpoint and not finished and not recipe.overwrite and "resume_from_checkpoint" not in recipe.training:
-        raise ToolkitError(f"{output_dir}: holds checkpoints of a run that did not finish (latest: "
-                           f"{Path(checkpoint).name}). Continue it with resume: true (CLI: --resume), or start "
-                           f"over with overwrite: true (CLI: --overwrite).")
 
 
 def clear_output_dir(recipe: Recipe) -> None:
@@ -163,7 +183,7 @@ def read_run(folder, info: dict | None = None) -> Run:
     folder = Path(folder)
     if info is None and not is_finished(folder):
         raise ToolkitError(f"{folder}: not a finished run (no {FINISHED}). Give the output_dir of a run that "
-                           f"completed.")
+                           f"completed.{shipped_writer(folder)}")
     recipe_file = folder / RECIPE
     recipe = yaml.safe_load(recipe_file.read_text(encoding="utf-8")) if recipe_file.is_file() else {}
     samples = []
@@ -200,3 +220,45 @@ def recipe_for_evaluation(folder: Path, data: str | None, output_dir: str) -> tu
         if not data.lower().endswith(".txt"):
             raw["data"]["sample_by"] = None  # how the run read its .txt files; the new file is not one
     return raw, start
+
+
+KINDS = {"classifier": ("ForSequenceClassification",), "causal LM": ("ForCausalLM", "LMHeadModel"),
+         "masked LM": ("ForMaskedLM",)}
+
+
+def require_model_folder(folder, kind: str, made_by: str) -> None:
+    """Refuse a folder that holds no saved model (naming the shipped recipe that writes it, if one does) or a
+    model of another kind (kind: a key of KINDS; made_by: the runs that make one, for the message)."""
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise ToolkitError(f"{folder}: not a saved model folder (no config.json). Pass the output_dir of "
+                           f"{made_by}.{shipped_writer(folder)}")
+    architectures = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("architectures") or []
+    if not any(name.endswith(KINDS[kind]) for name in architectures):
+        raise ToolkitError(f"{folder}: holds a {', '.join(architectures) or 'model of unknown kind'}, not a "
+                           f"{kind}. Pass the output_dir of {made_by}.")
+
+
+def shipped_writer(folder) -> str:
+    """' toolkit train recipes/<...>.yaml writes it.' when a recipe under ./recipes (a checkout's) has this
+    folder as its output_dir, with the pipelines that run that recipe; '' otherwise."""
+    recipes = Path("recipes")
+    if not recipes.is_dir():
+        return ""
+    target, writers, pipelines = Path(folder).resolve(), [], []
+    for path in sorted(recipes.rglob("*.yaml")):
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        if isinstance(raw, dict) and "task" in raw:
+            output = (raw.get("training") or {}).get("output_dir") or str(Path("runs") / path.stem)
+            if Path(output).resolve() == target:
+                writers.append(path)
+        elif isinstance(raw, dict) and isinstance(raw.get("pipeline"), list):
+            pipelines.append((path, {Path(str(stage)).resolve() for stage in raw["pipeline"]}))
+    if not writers:
+        return ""
+    also = [str(path) for path, stages in pipelines if any(w.resolve() in stages for w in writers)]
+    return (f" `toolkit train {writers[0]}` writes it" + (f" (so does the pipeline {', '.join(also)})" if also else "")
+            + ".")

@@ -85,7 +85,6 @@ def prepare(recipe: Recipe) -> Prepared:
     """Everything up to the first training step, checked in order of cost: recipe, output, data, model."""
     where = recipe.source
     args = build_training_args(recipe, CONFIG_CLASS, DEFAULTS)
-    check_output_dir(recipe)
 
     spec = recipe.data
     splits = load_splits(recipe, {"text_column": spec.text_column, "label_column": spec.label_column},
@@ -162,6 +161,7 @@ def evaluate(prepared: Prepared, names: list[str]) -> dict:
 
 def train(recipe: Recipe) -> TrainResult:
     started = time.time()
+    check_output_dir(recipe)  # before anything loads; prepare only reads
     prepared = prepare(recipe)
     clear_output_dir(recipe)
     announce(describe(prepared))

@@ -11,7 +11,7 @@ from transformers import AutoModelForMaskedLM, DataCollatorForLanguageModeling, 
 
 from toolkit.files import write_atomic
 from toolkit.recipe import Recipe
-from toolkit.run_folder import clear_output_dir
+from toolkit.run_folder import check_output_dir, clear_output_dir
 from toolkit.progress import is_main_process, say
 from toolkit.run import TrainResult
 from toolkit.inference import fill_mask_with
@@ -49,6 +49,7 @@ def evaluate(prepared, names: list[str]) -> dict:
 
 def train(recipe: Recipe) -> TrainResult:
     started = time.time()
+    check_output_dir(recipe)  # before anything loads; prepare only reads
     prepared = prepare(recipe)
     clear_output_dir(recipe)
     collator = DataCollatorForLanguageModeling(prepared.tokenizer, mlm=True,

@@ -13,7 +13,7 @@ from toolkit.language_models import (Prepared, cleaning_metrics, describe_lm, ev
                                      write_outputs)
 from toolkit.recipe import Recipe
 from toolkit.run import TrainResult
-from toolkit.run_folder import clear_output_dir
+from toolkit.run_folder import check_output_dir, clear_output_dir
 
 CONFIG_CLASS = TrainingArguments
 DEFAULTS = {"eval_strategy": "epoch"}
@@ -43,6 +43,7 @@ def evaluate(prepared: Prepared, names: list[str]) -> dict:
 
 def train(recipe: Recipe) -> TrainResult:
     started = time.time()
+    check_output_dir(recipe)  # before anything loads; prepare only reads
     prepared = prepare(recipe)
     clear_output_dir(recipe)
     collator = DataCollatorForLanguageModeling(prepared.tokenizer, mlm=False)

@@ -121,7 +121,6 @@ def prepare(recipe: Recipe) -> Prepared:
     where = recipe.source
     config_class = config_class_for(recipe)
     args = build_training_args(recipe, config_class, DEFAULTS)
-    check_output_dir(recipe)
     parse_rewards(recipe.rl, where)  # names and folders first: cheap, and before any data or model loads
     if isinstance(recipe.model.tokenizer, TokenizerSpec):
         splits = load_prompts(recipe, conversational=False)
@@ -215,6 +214,7 @@ def evaluate(prepared: Prepared, names: list[str]) -> dict:
 
 def train(recipe: Recipe) -> TrainResult:
     started = time.time()
+    check_output_dir(recipe)  # before anything loads; prepare only reads
     prepared = prepare(recipe)
     clear_output_dir(recipe)
     announce(describe(prepared))

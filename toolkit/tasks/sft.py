@@ -119,7 +119,6 @@ def prepare(recipe: Recipe) -> Prepared:
         raise ToolkitError(f"{where}: training.padding_free without packing would not cut examples to "
                            f"data.max_length (TRL refuses it). For padding-free batches set packing: true with "
                            f"packing_strategy: bfd.")
-    check_output_dir(recipe)
     splits = read_splits(recipe)
     data_format = detect_format(splits["train"].column_names, f"{where}: data")
     filled = {"alpaca": ("instruction", "output"), "prompt-completion": ("prompt", "completion"),
@@ -169,6 +168,7 @@ def evaluate(prepared: Prepared, names: list[str]) -> dict:
 
 def train(recipe: Recipe) -> TrainResult:
     started = time.time()
+    check_output_dir(recipe)  # before anything loads; prepare only reads
     prepared = prepare(recipe)
     clear_output_dir(recipe)
     announce(describe(prepared))
