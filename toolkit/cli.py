@@ -21,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="toolkit", description="Fine-tune language models from recipes.")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     parser.add_argument("--version", action="version", version=f"toolkit {__version__}")
+    parser.add_argument("--verbose", action="store_true", help="show the libraries' own reports (e.g. "
+                                                                "transformers' table of weights a checkpoint lacks)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train what a recipe describes")
@@ -211,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     if extra:
         args.overrides = list(args.overrides) + extra
     args.accelerate = accelerate
+    if args.verbose:
+        os.environ["TOOLKIT_VERBOSE"] = "1"  # launched processes inherit it
     try:
         return run(args)
     except ToolkitError as error:

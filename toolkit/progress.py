@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
 from accelerate import PartialState
 
 from toolkit.devices import describe as describe_device
 from toolkit.recipe import Recipe
+
+
+VERBOSE = "TOOLKIT_VERBOSE"  # set (by `toolkit --verbose`): the libraries' own reports are shown as they print them
+
+
+def verbose() -> bool:
+    return os.environ.get(VERBOSE) == "1"
 
 
 def is_main_process() -> bool:
@@ -40,6 +49,7 @@ def announce(facts: dict) -> None:
         f"{facts['trainable_parameters']:,} trainable)")
     unit = next(iter(next(iter(facts["splits"].values())))) if facts["splits"] else "examples"
     counts = ", ".join(f"{name} {next(iter(split.values()))}" for name, split in facts["splits"].items())
-    say(f"{unit}: {counts}; {facts['optimizer_steps']} optimizer steps of {facts['examples_per_step']}")
+    step_unit = facts.get("step_unit", unit)
+    say(f"{unit}: {counts}; {facts['optimizer_steps']} optimizer steps of {facts['examples_per_step']} {step_unit}")
     for warning in facts.get("warnings", []):
         say(f"warning: {warning}")

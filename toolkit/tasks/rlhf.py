@@ -11,6 +11,7 @@ KL and completion length over training.
 from __future__ import annotations
 
 import contextlib
+import math
 import shutil
 import tempfile
 import time
@@ -35,7 +36,7 @@ from toolkit.recipe import Recipe, RLSpec, TokenizerSpec
 from toolkit.reward_model import RewardModel
 from toolkit.rewards import check_function, check_reward_model, load_function
 from toolkit.run_folder import check_output_dir, clear_output_dir
-from toolkit.trainer_args import build_training_args, optimizer_steps
+from toolkit.trainer_args import build_training_args
 from toolkit.progress import announce, model_facts, say
 from toolkit.run import TrainResult, finish_run, save_model, train_loss, train_model
 
@@ -177,12 +178,26 @@ def reference_for_trl(model, needed: bool):
 
 def describe(prepared: Prepared) -> dict:
     args = prepared.args
-    steps, per_step = optimizer_steps(args, len(prepared.splits["train"]))
+    steps, per_step = rl_optimizer_steps(args, len(prepared.splits["train"]))
     return {**model_facts(prepared.recipe, prepared.model), "algorithm": (prepared.recipe.rl or RLSpec()).algorithm,
             "rewards": [{"reward": r.name, "weight": r.weight} for r in prepared.rewards],
             "num_generations": args.num_generations, "max_completion_length": args.max_completion_length,
             "beta": args.beta, "splits": {name: {"prompts": len(split)} for name, split in prepared.splits.items()},
-            "optimizer_steps": steps, "examples_per_step": per_step, "output_dir": str(args.output_dir)}
+            "optimizer_steps": steps, "examples_per_step": per_step, "step_unit": "sampled completions",
+            "output_dir": str(args.output_dir)}
+
+
+def rl_optimizer_steps(args, prompts: int) -> tuple[int, int]:
+    """(optimizer steps, completions per step) as TRL's GRPO and RLOO count them: a batch holds completions,
+    num_generations per prompt, each generation round used num_iterations times; prompts that do not fill a
+    round are left out of the epoch."""
+    per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
+    if args.max_steps > 0:
+        return args.max_steps, per_step
+    per_round = args.generation_batch_size // args.num_generations
+    used = prompts // per_round * per_round
+    per_epoch = used * args.num_generations * getattr(args, "num_iterations", 1) // per_step
+    return math.ceil(per_epoch * args.num_train_epochs), per_step
 
 
 def held_out_rewards(prepared: Prepared, model, split, max_new_tokens: int) -> dict:
@@ -254,6 +269,7 @@ def train(recipe: Recipe) -> TrainResult:
             say(f"{name}: {reward} {before[name]['rewards'][reward]:.3f} -> {value:.3f} "
                 f"(mean over {values['prompts']} held-out prompts, greedy)")
     if trend:
-        say(f"training reward (mean of sampled completions): {trend[0]:.3f} -> {trend[-1]:.3f}")
+        say(f"(during training, the mean reward of sampled completions went {trend[0]:.3f} -> {trend[-1]:.3f}; "
+            f"the held-out line above, greedy replies to unseen prompts, is the result)")
     say(f"outputs in {output_dir}/")
     return result
