@@ -276,6 +276,7 @@ def run_trl_sft(rows: list[dict], work: Path, tuned: bool) -> dict:
     from trl import SFTConfig, SFTTrainer
 
     from toolkit.chat import alpaca_to_messages, ensure_chat_template
+    from toolkit.lm_head import default_mode, lm_head_mode
 
     tokenizer = tokenizer_for(rows, "sft")
     ensure_chat_template(tokenizer)
@@ -287,14 +288,14 @@ def run_trl_sft(rows: list[dict], work: Path, tuned: bool) -> dict:
                 "use_cpu": not torch.cuda.is_available()}  # without it, TRL's bf16 default refuses to start
     if tuned:
         from toolkit.devices import bf16_supported
-        from toolkit.lm_head import default_mode, set_lm_head
 
         settings.update(bf16=bf16_supported(), gradient_checkpointing=False, assistant_only_loss=True,
                         train_sampling_strategy="group_by_length", dataloader_pin_memory=False)
-        set_lm_head(default_mode("cuda" if torch.cuda.is_available() else "cpu"))
     model = new_model(AutoModelForCausalLM, tokenizer)
     trainer = SFTTrainer(model=model, args=SFTConfig(**settings), train_dataset=dataset, processing_class=tokenizer)
-    trainer.train()
+    mode = default_mode("cuda" if torch.cuda.is_available() else "cpu") if tuned else "trl"
+    with lm_head_mode(mode):
+        trainer.train()
     tokens = sum(len(ids) for ids in sft_tokens(rows, tokenizer, 256))
     return {"tokens": tokens, "seconds": train_seconds(trainer.state.log_history),
             "parameters": compute_parameters(model, causal=True), "bf16": trainer.args.bf16}

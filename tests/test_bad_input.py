@@ -184,13 +184,21 @@ def test_missing_recipe_file(tmp_path, capsys):
 
 
 def test_finished_run_is_not_overwritten(tmp_path, capsys):
+    """train refuses a folder holding a finished run; check (read-only) says so, with what the flags would do."""
     recipe = classification_recipe(tmp_path, TINY_GPT2)
     output = tmp_path / "run"
     output.mkdir()
     (output / "run.json").write_text("{}")
     (output / "model.safetensors").write_text("precious")
-    code, err = run_cli(recipe, tmp_path, capsys)
-    assert code == 2 and "already holds a finished run" in err and "overwrite: true" in err
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    assert main(["train", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "already holds a finished run" in err and "overwrite: true" in err
+    assert main(["check", str(path)]) == 0
+    assert "train refuses it unless told --overwrite" in capsys.readouterr().out
+    assert main(["check", str(path), "--overwrite"]) == 0
+    assert "train replaces it" in capsys.readouterr().out
     assert (output / "model.safetensors").read_text() == "precious"
 
 
@@ -203,3 +211,50 @@ def test_real_process_exits_2_without_traceback(tmp_path):
     debug = subprocess.run([sys.executable, "-m", "toolkit", "--debug", "check", str(path)], capture_output=True,
                            text=True)
     assert debug.returncode == 2 and "Traceback" in debug.stderr
+
+
+def test_debug_shows_the_library_error_behind_the_message(tmp_path, capsys):
+    """The one-line message wraps a library's error; --debug shows that error too (raise ... from error)."""
+    recipe = classification_recipe(tmp_path, TINY_GPT2, eval_strategy="sometimes")
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    assert main(["check", str(path)]) == 2
+    plain = capsys.readouterr().err
+    assert plain.startswith("error: ") and plain.count("\n") == 1 and "Traceback" not in plain
+    assert main(["--debug", "check", str(path)]) == 2
+    debug = capsys.readouterr().err
+    assert "The above exception was the direct cause" in debug and "ValueError" in debug
+
+
+def test_a_missing_run_folder_names_the_shipped_recipe_that_writes_it(tmp_path):
+    """In a checkout (recipes/ beside the runs), the message says which command makes the folder."""
+    import shutil
+
+    import toolkit
+    from conftest import ROOT
+
+    shutil.copytree(ROOT / "recipes", tmp_path / "recipes")
+    with pytest.raises(toolkit.ToolkitError, match="toolkit train recipes/mlm/bert-tiny-pydoc.yaml` writes it"):
+        toolkit.fill_mask("runs/bert-tiny-pydoc", "A list is a [MASK] sequence.")
+    with pytest.raises(toolkit.ToolkitError, match=r"reward/gpt2-sft-toy-preferences.yaml` writes it \(so does "
+                                                   r"the pipeline recipes/pipelines/rlhf-demo.yaml\)"):
+        toolkit.score("runs/gpt2-sft-toy-preferences", "The capital of Peru is Lima.")
+    with pytest.raises(toolkit.ToolkitError, match="not a saved model folder") as refused:
+        toolkit.predict("runs/no-such-run", "hello")
+    assert "writes it" not in str(refused.value)
+
+
+def test_generate_refuses_a_classifier_as_predict_refuses_a_language_model(tmp_path):
+    import toolkit
+
+    classifier = toolkit.train(classification_recipe(tmp_path, TINY_GPT2, max_steps=1)).output_dir
+    with pytest.raises(toolkit.ToolkitError, match="not a causal LM"):
+        toolkit.generate(classifier, "hello")
+    recipe = {"task": "pretrain", "model": {**TINY_GPT2, "tokenizer": {"vocab_size": 300}},
+              "data": {"train": str(tmp_path / "text.txt"), "split": {"validation": 0.0, "test": 0.0},
+                       "max_length": 16},
+              "training": {"output_dir": str(tmp_path / "lm"), "max_steps": 1}}
+    (tmp_path / "text.txt").write_text("a small text about lists and tuples, repeated. " * 40)
+    language_model = toolkit.train(recipe).output_dir
+    with pytest.raises(toolkit.ToolkitError, match="not a classifier"):
+        toolkit.predict(language_model, "hello")

@@ -18,11 +18,10 @@ def test_two_process_run_trains_once_and_saves_one_model(tmp_path):
     recipe = classification_recipe(tmp_path, TINY_GPT2, num_train_epochs=1)
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe))
-    # --multi_gpu is what starts 2 DDP processes on a machine without GPUs; `--cpu --num_processes 2`
-    # would start one.
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-               "-m", "toolkit", "train", str(path)]
+    # Through `toolkit launch`, which checks first. --multi_gpu is what starts 2 DDP processes on a machine
+    # without GPUs; `--cpu --num_processes 2` would start one.
+    command = [sys.executable, "-m", "toolkit", "launch", str(path), "--", "--multi_gpu", "--num_processes", "2",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-3000:]
@@ -80,3 +79,24 @@ def test_an_fsdp_launch_without_gpus_stops_before_anything_loads(tmp_path):
     assert 1 <= done.stderr.count("this accelerate launch asks for FSDP (ACCELERATE_USE_FSDP=true") <= 2
     assert "launch with --config_file recipes/accelerate/multi-process-cpu.yaml" in done.stderr
     assert done.stdout == "" and not (tmp_path / "run").exists() and not (tmp_path / "runs").exists()
+
+
+def test_launch_refuses_before_any_process_starts_and_launched_errors_print_once(tmp_path):
+    """toolkit launch: one line, exit 2, no launcher traceback. A plain accelerate launch of a bad recipe: each
+    process fails alike, and only one prints the message."""
+    recipe = classification_recipe(tmp_path, TINY_GPT2)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "run.json").write_text("{}")
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    refused = subprocess.run([sys.executable, "-m", "toolkit", "launch", str(path), "--", "--multi_gpu",
+                              "--num_processes", "2"], capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and refused.stderr.count("error: ") == 1, refused.stderr
+    assert "already holds a finished run" in refused.stderr and "Traceback" not in refused.stderr
+    assert "launching" not in refused.stdout
+
+    path.write_text(yaml.safe_dump({**recipe, "training": {**recipe["training"], "learnin_rate": 1}}))
+    launched = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes",
+                               "2", "-m", "toolkit", "train", str(path)], capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert launched.returncode != 0 and launched.stderr.count("error: ") == 1, launched.stderr[-3000:]

@@ -10,15 +10,9 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 import toolkit
 from toolkit.errors import ToolkitError
-from toolkit.lm_head import CPU_VOCAB_TILE, set_lm_head
+from toolkit.lm_head import CPU_VOCAB_TILE, lm_head_mode
 
 from conftest import TINY_GPT2
-
-
-@pytest.fixture(autouse=True)
-def trl_as_shipped():
-    yield
-    set_lm_head("trl")
 
 
 def batch(vocab: int):
@@ -34,14 +28,14 @@ def batch(vocab: int):
 
 def step(mode: str) -> dict:
     """One SFT-style forward and backward through TRL's fused head, as SFTTrainer.compute_loss runs it."""
-    set_lm_head(mode)
     torch.manual_seed(0)
     vocab = 3 * CPU_VOCAB_TILE + 100  # several tiles in compact mode
     model = GPT2LMHeadModel(GPT2Config(vocab_size=vocab, n_layer=2, n_embd=32, n_head=2, n_positions=64))
     trl_utils.add_fused_lm_head(model, outputs=("log_probs", "entropy", "is_top1"))
     ids, mask, labels = batch(vocab)
-    out = model(input_ids=ids, attention_mask=mask, labels=labels, fused_lm_head=True)
-    out.loss.backward()
+    with lm_head_mode(mode):
+        out = model(input_ids=ids, attention_mask=mask, labels=labels, fused_lm_head=True)
+        out.loss.backward()
     return {"loss": out.loss.detach(), "entropy": out.entropy.detach(), "top1": out.is_top1,
             "grads": {name: p.grad.clone() for name, p in model.named_parameters()}}
 
@@ -71,11 +65,11 @@ def test_compact_head_matches_trl_and_projects_only_labelled_positions(monkeypat
         assert torch.allclose(grad, compact["grads"][name], rtol=1e-4, atol=1e-6), name
 
 
-def test_trl_mode_restores_what_trl_ships():
+def test_compact_mode_holds_inside_its_block_only():
     shipped = (trl_utils._use_triton, trl_utils._CHUNKED_LOGPROB_CHUNK_SIZE)
-    set_lm_head("compact")
-    assert trl_utils._use_triton(torch.device("cpu")) and trl_utils._CHUNKED_LOGPROB_CHUNK_SIZE == CPU_VOCAB_TILE
-    set_lm_head("trl")
+    with pytest.raises(RuntimeError), lm_head_mode("compact"):
+        assert trl_utils._use_triton(torch.device("cpu")) and trl_utils._CHUNKED_LOGPROB_CHUNK_SIZE == CPU_VOCAB_TILE
+        raise RuntimeError("training failed")
     assert (trl_utils._use_triton, trl_utils._CHUNKED_LOGPROB_CHUNK_SIZE) == shipped
 
 
@@ -90,6 +84,6 @@ def sft_recipe(tmp_path, **model) -> dict:
 def test_check_says_which_head_runs_and_the_recipe_overrides_it(tmp_path):
     assert toolkit.check(sft_recipe(tmp_path))["settings"]["lm_head"] == "compact (toolkit default for this device)"
     assert toolkit.check(sft_recipe(tmp_path, lm_head="trl"))["settings"]["lm_head"] == "trl (recipe)"
-    assert trl_utils._CHUNKED_LOGPROB_CHUNK_SIZE != CPU_VOCAB_TILE  # the recipe's choice is in force
+    assert trl_utils._CHUNKED_LOGPROB_CHUNK_SIZE != CPU_VOCAB_TILE  # checking a recipe leaves TRL as shipped
     with pytest.raises(ToolkitError, match="model.lm_head 'fast' is not one of compact, trl"):
         toolkit.check(sft_recipe(tmp_path, lm_head="fast"))

@@ -94,3 +94,19 @@ def test_shipped_alignment_pipelines_run_end_to_end_and_share_finished_stages(tm
     lineage = json.loads((tmp_path / "runs/gpt2-tiny-toy-dpo/lineage.json").read_text())
     assert lineage["model"] == "runs/gpt2-tiny-toy-instructions" and lineage["parent"]["task"] == "sft"
     assert (tmp_path / "runs/gpt2-tiny-toy-dpo/model.safetensors").is_file()
+
+
+def test_a_stage_without_an_output_dir_is_skipped_by_check_and_train_alike(tmp_path, capsys):
+    """Stages left to the default folder (runs/<recipe name>): check and train follow one rule for it."""
+    pretrain = {"task": "pretrain", "model": {**TINY_GPT2, "tokenizer": {"vocab_size": 600}},
+                "data": {"train": str(ROOT / "toolkit/assets/pydoc_corpus.jsonl"), "max_length": 32, "limit": 200},
+                "training": {"max_steps": 2, "disable_tqdm": True}}
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(pretrain))
+    pipeline = tmp_path / "pipeline.yaml"
+    pipeline.write_text(yaml.safe_dump({"pipeline": [str(tmp_path / "base.yaml")]}))
+    assert main(["train", str(pipeline)]) == 0
+    assert (tmp_path / "runs" / "base" / "run.json").is_file()  # the tests run in tmp_path
+    assert "skipped" in toolkit.check(pipeline)[0]
+    capsys.readouterr()
+    assert main(["train", str(pipeline)]) == 0
+    assert "already holds a finished run" in capsys.readouterr().out

@@ -64,3 +64,24 @@ def test_readme_generative_demo_runs_as_written(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("[before]") >= 5 and "stage 2/2: sft" in done.stdout
     assert "'What is the capital of France?' -> 'The capital of France is" in done.stdout
+
+
+def test_version_help_and_recipe_listing_answer_at_once(tmp_path):
+    """Without loading torch: --version, --help and `toolkit recipes` (the shipped recipes, with what each does)."""
+    import shutil
+    import subprocess
+    import sys
+
+    version = subprocess.run([sys.executable, "-X", "importtime", "-m", "toolkit", "--version"],
+                             capture_output=True, text=True)
+    assert version.returncode == 0 and version.stdout.startswith("toolkit ")
+    assert " torch" not in version.stderr.replace("|", " ")  # importtime lists every module imported
+    shutil.copytree(ROOT / "recipes", tmp_path / "recipes")
+    listing = subprocess.run([sys.executable, "-m", "toolkit", "recipes"], capture_output=True, text=True,
+                             cwd=tmp_path)
+    assert listing.returncode == 0
+    assert "recipes/classification/minilm-toy-sms.yaml  Spam / ham classifier" in listing.stdout
+    assert "accelerate" not in listing.stdout
+    missing = subprocess.run([sys.executable, "-m", "toolkit", "recipes", "--dir", "nowhere"], capture_output=True,
+                             text=True, cwd=tmp_path)
+    assert missing.returncode == 2 and "clone of the repository" in missing.stderr

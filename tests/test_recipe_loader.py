@@ -8,7 +8,7 @@ import yaml
 import toolkit
 from conftest import TINY_GPT2, classification_recipe
 from toolkit.recipe import apply_overrides, load_recipe, parse_overrides
-from toolkit.run import build_training_args
+from toolkit.trainer_args import build_training_args
 from toolkit.tasks.classification import CONFIG_CLASS, DEFAULTS
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import tempfile
 
 import pytest
 
 import toolkit
 from conftest import ROOT, tiny_recipe
+from toolkit.tasks import get_task
 
 RECIPES = sorted(p for p in (ROOT / "recipes").rglob("*.yaml") if not {"accelerate", "pipelines"} & set(p.parts))
 
@@ -31,3 +33,25 @@ def test_recipe_runs_a_few_steps_on_a_tiny_model(path, tmp_path):
     assert (result.output_dir / "run.json").is_file()
     assert (result.output_dir / "model.safetensors").is_file()
     assert math.isfinite(result.metrics["train_loss"])  # RL losses may be negative
+    declared = get_task(toolkit.load_recipe(path).task, str(path)).METRICS
+    for split in ("validation", "test"):
+        if split in result.metrics:
+            assert set(declared) <= set(result.metrics[split]), (split, declared)  # the task's METRICS hold
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=[str(p.relative_to(ROOT / "recipes")) for p in RECIPES])
+def test_check_leaves_the_temp_folder_as_it_was(path, tmp_path, monkeypatch):
+    """check is read-only: nothing in the temp folder (an RL reference copy was left there once), TRL's
+    module state as shipped."""
+    import trl.trainer.utils as trl_utils
+
+    shipped = (trl_utils._use_triton, trl_utils._CHUNKED_LOGPROB_CHUNK_SIZE)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    raw = tiny_recipe(path, tmp_path)
+    if raw["task"] == "rlhf":
+        raw["training"]["beta"] = 0.04  # the setting that needs a reference model
+    toolkit.check({**raw, "__source__": str(path)})
+    assert list(temp.iterdir()) == []
+    assert (trl_utils._use_triton, trl_utils._CHUNKED_LOGPROB_CHUNK_SIZE) == shipped

@@ -75,6 +75,9 @@ def test_a_run_killed_mid_training_resumes_to_the_same_result(task, tmp_path):
     a, b = (json.loads((folder / "metrics.json").read_text()) for folder in (output, tmp_path / "whole"))
     assert {k: v for k, v in a.items() if k != "train_loss"} == {k: v for k, v in b.items() if k != "train_loss"}
     assert not list(output.glob("checkpoint-*"))  # kept for resuming only
+    # The recipe as run says resume: true; re-evaluating the finished run must neither resume nor refuse.
+    evaluated = toolkit.evaluate(output)
+    assert evaluated and all(evaluated[name] == pytest.approx(a[name]) for name in evaluated if name in a)
 
 
 def test_resume_with_nothing_to_resume_is_refused(tmp_path, capsys):
@@ -133,3 +136,19 @@ def test_remote_code_is_off_unless_the_recipe_turns_it_on(tmp_path):
     recipe = toolkit.load_recipe(classification_recipe(tmp_path, {"name_or_path": str(tmp_path)}))
     assert recipe.model.trust_remote_code is False
     assert os.environ.get("HF_HUB_OFFLINE") == "1"  # the suite itself runs with the offline switches
+
+
+def test_a_finished_run_is_re_evaluated_without_its_invocation_flags(tmp_path):
+    """A run finished by `train --resume` (or --overwrite) keeps those flags in its recipe.yaml; evaluating it
+    must neither resume nor look for checkpoints (which the finished run removed)."""
+    from toolkit.run_folder import recipe_for_evaluation
+
+    result = toolkit.train(classification_recipe(tmp_path, TINY_GPT2, max_steps=2))
+    recipe_file = result.output_dir / "recipe.yaml"
+    as_run = yaml.safe_load(recipe_file.read_text())
+    as_run.update(resume=True, overwrite=True)
+    as_run["training"]["resume_from_checkpoint"] = str(result.output_dir / "checkpoint-1")
+    recipe_file.write_text(yaml.safe_dump(as_run))
+    raw, _ = recipe_for_evaluation(result.output_dir, None, str(tmp_path / "scratch"))
+    assert raw["resume"] is False and raw["overwrite"] is False and "resume_from_checkpoint" not in raw["training"]
+    assert toolkit.evaluate(result.output_dir)["test"]["accuracy"] == pytest.approx(result.metrics["test"]["accuracy"])

@@ -3,6 +3,8 @@ serves as a reward, and bad rewards are refused before training."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import toolkit
@@ -75,3 +77,16 @@ def test_bad_reward_is_refused_before_training(case, tmp_path, monkeypatch, caps
     for fragment in expected:
         assert fragment in err, err
     assert not (tmp_path / "grpo").exists()
+
+
+@pytest.mark.parametrize("algorithm", ["grpo", "rloo"])
+def test_announced_optimizer_steps_are_the_steps_trl_takes(tmp_path, algorithm):
+    """GRPO and RLOO batch completions, num_generations per prompt: the count check prints is the one run."""
+    recipe = rl_recipe(tmp_path, [{"function": "has_number"}], algorithm, max_steps=-1, num_train_epochs=1,
+                       per_device_train_batch_size=4, gradient_accumulation_steps=2, logging_steps=1)
+    recipe["data"].update(limit=13, split={"validation": 0.0, "test": 0.0})  # 13 prompts: rounds of 2 leave one out
+    facts = toolkit.check(recipe)
+    assert facts["examples_per_step"] == 8 and facts["step_unit"] == "sampled completions"
+    result = toolkit.train(recipe)
+    steps = max(row["step"] for row in json.loads((result.output_dir / "log_history.json").read_text()))
+    assert steps == facts["optimizer_steps"] == 6  # 12 prompts x 4 completions / 8 per step

@@ -118,3 +118,20 @@ def test_bert_checkpoint_runs_in_task(task, tmp_path):
         raw["eval"] = shipped["eval"]
     result = toolkit.train(raw)
     assert_finished(result, ["validation", "test"])
+
+
+def test_a_new_head_is_one_line_and_verbose_shows_the_library_report(tmp_path):
+    """Loading a checkpoint under a new task head: transformers' LOAD REPORT table becomes one toolkit line;
+    `toolkit --verbose` shows the table as transformers prints it."""
+    import subprocess
+    import sys
+
+    recipe = str(ROOT / "recipes" / "classification" / "minilm-toy-sms.yaml")
+    quiet = subprocess.run([sys.executable, "-m", "toolkit", "check", recipe], capture_output=True, text=True,
+                           cwd=tmp_path)
+    assert quiet.returncode == 0, quiet.stderr[-2000:]
+    assert "LOAD REPORT" not in quiet.stdout + quiet.stderr
+    assert "new, randomly initialised (not in the checkpoint): classifier.bias, classifier.weight" in quiet.stdout
+    loud = subprocess.run([sys.executable, "-m", "toolkit", "--verbose", "check", recipe], capture_output=True,
+                          text=True, cwd=tmp_path)
+    assert loud.returncode == 0 and "LOAD REPORT" in loud.stdout + loud.stderr

@@ -1,12 +1,27 @@
-"""Fine-tune GPT-2 and BERT-class models from recipe files: thin wrappers over transformers and TRL."""
+"""Fine-tune GPT-2 and BERT-class models from recipe files: thin wrappers over transformers and TRL.
 
-from toolkit.api import check, compare, evaluate, fill_mask, generate, predict, report, score, train
-from toolkit.corpus import prepare_corpus
-from toolkit.errors import ToolkitError
-from toolkit.tokenizer import train_bpe
-from toolkit.recipe import Recipe, load_recipe
-from toolkit.run import TrainResult
+The names below load on first use, so `toolkit --help` and `toolkit --version` answer without importing
+torch and transformers."""
 
-__all__ = ["train", "check", "evaluate", "predict", "score", "generate", "fill_mask", "report", "compare",
-           "prepare_corpus", "train_bpe", "load_recipe", "Recipe", "TrainResult", "ToolkitError"]
+import importlib
+
 __version__ = "0.1.0"
+
+_WHERE = {"train": "toolkit.api", "check": "toolkit.api", "evaluate": "toolkit.api", "predict": "toolkit.api",
+          "score": "toolkit.api", "generate": "toolkit.api", "fill_mask": "toolkit.api", "report": "toolkit.api",
+          "compare": "toolkit.api", "prepare_corpus": "toolkit.corpus", "train_bpe": "toolkit.tokenizer",
+          "load_recipe": "toolkit.recipe", "Recipe": "toolkit.recipe", "TrainResult": "toolkit.run",
+          "ToolkitError": "toolkit.errors"}
+__all__ = list(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'toolkit' has no attribute '{name}'")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

@@ -1,13 +1,16 @@
-"""The functions a notebook calls; the CLI calls exactly these."""
+"""The functions a notebook calls; the CLI calls exactly these. The façade: no module of the toolkit imports
+it (tests/test_layout.py); using a saved model lives in toolkit.inference, which tasks may use."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from toolkit.errors import ToolkitError
+from toolkit.inference import fill_mask, generate, predict, score
 from toolkit.recipe import Recipe, load_recipe
 from toolkit.run import TrainResult
 from toolkit.tasks import get_task
+
+__all__ = ["train", "check", "predict", "generate", "fill_mask", "score", "evaluate", "report", "compare"]
 
 
 def train(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None = None,
@@ -29,77 +32,23 @@ def train(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None
 
 
 def check(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None = None, **kwargs) -> dict | list:
-    """Validate everything `train` would (recipe, data, labels, model) and say what would run, without training.
-    For a pipeline file: a list, one entry per stage."""
+    """Validate everything `train` would (recipe, data, labels, model) and say what would run, without training
+    and without writing anything: `output` says what train would do with the output folder (write a new run,
+    refuse a finished one, replace it with overwrite, continue it with resume). For a pipeline file: a list,
+    one entry per stage."""
     from toolkit.pipeline import check_pipeline, is_pipeline
 
     if is_pipeline(recipe):
         return check_pipeline(recipe, _merge(overrides, kwargs))
-    from toolkit.run import chosen_settings
+    from toolkit.trainer_args import chosen_settings
+
+    from toolkit.run_folder import folder_plan
 
     loaded = load_recipe(recipe, _merge(overrides, kwargs))
     task = get_task(loaded.task, loaded.source)
+    plan = folder_plan(loaded)[0]  # read-only: what train would do with the folder, never a refusal here
     prepared = task.prepare(loaded)
-    return {**task.describe(prepared), "settings": chosen_settings(prepared.args, loaded)}
-
-
-def predict(model_dir: str | Path, texts: list[str] | str, batch_size: int = 32) -> list[dict]:
-    """Label and score for each text, from a saved classification folder: [{"label": ..., "score": ...}]."""
-    from transformers import AutoConfig, pipeline
-
-    model_dir = Path(model_dir)
-    if not (model_dir / "config.json").is_file():
-        raise ToolkitError(f"{model_dir}: not a saved model folder (no config.json). Pass the output_dir of a "
-                           f"classification run.")
-    config = AutoConfig.from_pretrained(model_dir, local_files_only=True)
-    if not any(name.endswith("ForSequenceClassification") for name in config.architectures or []):
-        raise ToolkitError(f"{model_dir}: holds a {config.architectures} model, not a classifier.")
-    classifier = pipeline("text-classification", model=str(model_dir), tokenizer=str(model_dir))
-    single = isinstance(texts, str)
-    outputs = classifier([texts] if single else list(texts), batch_size=batch_size, truncation=True)
-    return outputs[0] if single else outputs
-
-
-def generate(model_dir: str | Path, prompts: list[str] | str, max_new_tokens: int = 64, temperature: float = 0.0,
-             top_p: float = 1.0, chat: bool | None = None, seed: int = 0) -> list[str] | str:
-    """Text from a saved pretrain/SFT folder. Chat models get their template (each prompt is a user turn)
-    and stop at the end-of-turn token. temperature 0 is greedy decoding."""
-    from toolkit.generation import generate as run
-
-    return run(model_dir, prompts, max_new_tokens, temperature, top_p, chat, seed)
-
-
-def fill_mask(model_dir: str | Path, texts: list[str] | str, top_k: int = 5) -> list[list[dict]] | list[dict]:
-    """Top-k tokens for the [MASK] in each text, from a saved mlm folder: [{"token", "score"}, ...]."""
-    from transformers import AutoModelForMaskedLM, AutoTokenizer
-
-    from toolkit.tasks.mlm import fill_mask_with
-
-    model_dir = Path(model_dir)
-    if not (model_dir / "config.json").is_file():
-        raise ToolkitError(f"{model_dir}: not a saved model folder (no config.json). Pass the output_dir of an "
-                           f"mlm run.")
-    model = AutoModelForMaskedLM.from_pretrained(model_dir, local_files_only=True)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
-    single = isinstance(texts, str)
-    outputs = fill_mask_with(model, tokenizer, [texts] if single else list(texts), top_k)
-    return outputs[0] if single else outputs
-
-
-def score(model_dir: str | Path, texts: list[str] | str, prompts: list[str] | str | None = None,
-          batch_size: int = 32) -> list[float] | float:
-    """Reward-model scores for replies (higher = preferred), each read exactly as reward training read it
-    (toolkit.reward_model): with a chat template, a user turn and an assistant turn; without, prompt and
-    reply joined by a newline and followed by EOS, cut at the run's max_length. One prompt per reply, or one
-    prompt for all."""
-    from toolkit.reward_model import RewardModel
-
-    single = isinstance(texts, str)
-    texts = [texts] if single else list(texts)
-    if isinstance(prompts, str):
-        prompts = [prompts] * len(texts)
-    scores = RewardModel(model_dir).score(texts, None if prompts is None else list(prompts), batch_size)
-    return scores[0] if single else scores
+    return {**task.describe(prepared), "output": plan, "settings": chosen_settings(prepared.args, loaded)}
 
 
 def evaluate(run_dir: str | Path, data: str | Path | None = None, splits: list[str] | None = None,

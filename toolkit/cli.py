@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
+from pathlib import Path
 
 import yaml
 
+from toolkit import __version__
 from toolkit.errors import ToolkitError
 
 OVERRIDES_HELP = "dotted overrides, e.g. training.learning_rate=1e-4 data.limit=200"
@@ -17,13 +20,14 @@ OVERRIDES_HELP = "dotted overrides, e.g. training.learning_rate=1e-4 data.limit=
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="toolkit", description="Fine-tune language models from recipes.")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    parser.add_argument("--version", action="version", version=f"toolkit {__version__}")
+    parser.add_argument("--verbose", action="store_true", help="show the libraries' own reports (e.g. "
+                                                                "transformers' table of weights a checkpoint lacks)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train what a recipe describes")
     train.add_argument("recipe")
     train.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
-    train.add_argument("--overwrite", action="store_true", help="replace a finished run in output_dir")
-    train.add_argument("--resume", action="store_true", help="continue from the last checkpoint in output_dir")
 
     check = commands.add_parser("check", help="validate a recipe and print what would run, without training")
     check.add_argument("recipe")
@@ -64,6 +68,22 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("texts", nargs="+", help="replies to score")
     score.add_argument("--prompt", help="the prompt the replies answer")
 
+    launch = commands.add_parser(
+        "launch", help="check a recipe in this process, then run it with accelerate launch (its options after --)",
+        description="toolkit launch RECIPE [overrides] [--overwrite|--resume] -- [accelerate launch options], e.g. "
+                    "toolkit launch recipes/classification/minilm-toy-sms.yaml -- --multi_gpu --num_processes 2. "
+                    "A bad recipe or an occupied output folder stops here, with one message, before any process "
+                    "starts.")
+    launch.add_argument("recipe")
+    launch.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
+
+    recipes = commands.add_parser("recipes", help="list the recipes in ./recipes (a checkout's), with what each does")
+    recipes.add_argument("--dir", default="recipes", help="where to look (default: ./recipes)")
+
+    for sub in (train, check, launch):
+        sub.add_argument("--overwrite", action="store_true", help="replace a finished run in output_dir")
+        sub.add_argument("--resume", action="store_true", help="continue from the last checkpoint in output_dir")
+
     fill = commands.add_parser("fill-mask", help="predict the [MASK] token with a trained mlm model")
     fill.add_argument("model_dir")
     fill.add_argument("texts", nargs="+")
@@ -72,14 +92,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.command == "recipes":
+        return list_recipes(Path(args.dir))
     from toolkit import api
 
     if args.command == "train":
-        overrides = list(args.overrides) + (["overwrite=true"] if args.overwrite else []) + (
-            ["resume=true"] if args.resume else [])
-        api.train(args.recipe, overrides)
+        api.train(args.recipe, with_flags(args))
+    elif args.command == "launch":
+        return launch_checked(args)
     elif args.command == "check":
-        facts = api.check(args.recipe, args.overrides)
+        facts = api.check(args.recipe, with_flags(args))
         print(yaml.safe_dump({"would run": facts}, sort_keys=False, allow_unicode=True), end="")
     elif args.command == "eval":
         metrics = api.evaluate(args.model_dir, args.data, args.splits)
@@ -96,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
                 with open(args.file, encoding="utf-8") as handle:
                     texts += [line.rstrip("\n") for line in handle if line.strip()]
             except OSError as error:
-                raise ToolkitError(f"{args.file}: cannot read it ({error.strerror}).") from None
+                raise ToolkitError(f"{args.file}: cannot read it ({error.strerror}).") from error
         if not texts:
             raise ToolkitError("predict: give texts as arguments or --file FILE.")
         for text, output in zip(texts, api.predict(args.model_dir, texts), strict=True):
@@ -114,6 +136,47 @@ def run(args: argparse.Namespace) -> int:
     elif args.command == "fill-mask":
         for text, output in zip(args.texts, api.fill_mask(args.model_dir, args.texts, args.top_k), strict=True):
             print(json.dumps({"text": text, "predictions": output}, ensure_ascii=False))
+    return 0
+
+
+def with_flags(args: argparse.Namespace) -> list[str]:
+    return list(args.overrides) + (["overwrite=true"] if args.overwrite else []) + (
+        ["resume=true"] if args.resume else [])
+
+
+def launch_checked(args: argparse.Namespace) -> int:
+    """Everything `train` would refuse is refused here, once, before accelerate starts any process (an error
+    inside launched processes is printed by each and wrapped in the launcher's own traceback)."""
+    import subprocess
+
+    from toolkit import api
+    from toolkit.pipeline import is_pipeline
+    from toolkit.recipe import load_recipe
+    from toolkit.run_folder import folder_plan
+
+    overrides = with_flags(args)
+    api.check(args.recipe, overrides)
+    if not is_pipeline(args.recipe):
+        refusal = folder_plan(load_recipe(args.recipe, overrides))[1]
+        if refusal:
+            raise ToolkitError(refusal)
+    command = [sys.executable, "-m", "accelerate.commands.launch", *args.accelerate, "-m", "toolkit", "train",
+               args.recipe, *overrides]
+    print("launching: accelerate launch " + " ".join(command[3:]), flush=True)
+    return subprocess.run(command).returncode
+
+
+def list_recipes(folder: Path) -> int:
+    """Each recipe and pipeline under `folder`, with the first line of its opening comment."""
+    if not folder.is_dir():
+        raise ToolkitError(f"{folder}: no such folder. The shipped recipes live in the project's recipes/ folder "
+                           f"(a clone of the repository); run this from its root or pass --dir.")
+    for path in sorted(folder.rglob("*.yaml")):
+        if "accelerate" in path.parts:
+            continue
+        lines = path.read_text(encoding="utf-8").splitlines()
+        summary = next((line.lstrip("# ").strip() for line in lines if line.startswith("#")), "")
+        print(f"{path}  {summary}")
     return 0
 
 
@@ -139,17 +202,24 @@ def chat_loop(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    accelerate = argv[argv.index("--") + 1:] if "--" in argv else []  # toolkit launch: accelerate's own options
+    argv = argv[:argv.index("--")] if "--" in argv else argv
     # Overrides may come after flags (`train R --overwrite training.seed=1`), which argparse alone refuses.
     args, extra = parser.parse_known_args(argv)
     stray = [item for item in extra if "=" not in item or item.startswith("-")]
-    if stray or (extra and args.command not in ("train", "check")):
+    if stray or (extra and args.command not in ("train", "check", "launch")):
         parser.error(f"unrecognized arguments: {' '.join(stray or extra)}")
     if extra:
         args.overrides = list(args.overrides) + extra
+    args.accelerate = accelerate
+    if args.verbose:
+        os.environ["TOOLKIT_VERBOSE"] = "1"  # launched processes inherit it
     try:
         return run(args)
     except ToolkitError as error:
-        if args.debug:
-            traceback.print_exc()
-        print(f"error: {error}", file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0" or args.debug:  # launched: every process fails alike; one says so
+            if args.debug:
+                traceback.print_exc()
+            print(f"error: {error}", file=sys.stderr)
         return error.exit_code

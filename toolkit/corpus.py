@@ -65,7 +65,7 @@ def quality_filters(config: dict, where: str) -> list:
         try:
             filters.append((name, known[name](language=tokenizer, **(options or {}))))
         except TypeError as error:
-            raise ToolkitError(f"{where}.quality.{name}: {error}") from None
+            raise ToolkitError(f"{where}.quality.{name}: {error}") from error
     return filters
 
 

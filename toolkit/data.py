@@ -32,8 +32,8 @@ def load_file(spec: str, where: str, sample_by: str = "line") -> Dataset:
     if path.is_dir():
         try:
             loaded = datasets.load_from_disk(str(path))
-        except FileNotFoundError:
-            raise ToolkitError(f"{where}: folder '{path}' is not a dataset saved with save_to_disk.") from None
+        except FileNotFoundError as error:
+            raise ToolkitError(f"{where}: folder '{path}' is not a dataset saved with save_to_disk.") from error
         return loaded["train"] if isinstance(loaded, DatasetDict) else loaded
     builder = BUILDERS.get(path.suffix.lower())
     if builder is None:
@@ -53,9 +53,9 @@ def load_file(spec: str, where: str, sample_by: str = "line") -> Dataset:
         cause = " ".join(str(error).split()) or type(error).__name__
         if "corresponds to no data" in cause:
             raise ToolkitError(f"{where}: '{path}' has no rows (a header alone?). Add data or drop the "
-                               f"file from the recipe.") from None
+                               f"file from the recipe.") from error
         raise ToolkitError(f"{where}: could not read '{path}' as {builder}: "
-                           f"{first_bad_place(path, builder) or cause}") from None
+                           f"{first_bad_place(path, builder) or cause}") from error
     finally:
         datasets.enable_progress_bars()
 
@@ -93,7 +93,7 @@ def load_hub(spec: DataSpec, where: str) -> DatasetDict:
         loaded = datasets.load_dataset(spec.name, spec.config_name)
     except Exception as error:
         raise ToolkitError(f"{where}: could not load hub dataset '{spec.name}' ({type(error).__name__}: "
-                           f"{error}). Without a network, download it first or use local files.") from None
+                           f"{error}). Without a network, download it first or use local files.") from error
     if "validation" not in loaded and "valid" in loaded:
         loaded["validation"] = loaded.pop("valid")
     return loaded

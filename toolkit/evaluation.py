@@ -8,8 +8,6 @@ completions). `data` evaluates another file instead, in the recipe's columns."""
 from __future__ import annotations
 
 import contextlib
-import json
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -17,32 +15,7 @@ from pathlib import Path
 from toolkit.errors import ToolkitError
 from toolkit.per_example import split_off
 from toolkit.recipe import load_recipe
-from toolkit.report import read_run
-
-REFERENCE_TASKS = ("dpo", "kto")  # judged against the model they started from
-
-
-def run_recipe(folder: Path, data: str | None, output_dir: str) -> tuple[dict, dict]:
-    """(the recipe to evaluate with, the run's starting model spec)."""
-    raw = read_run(folder).recipe
-    if not raw:
-        raise ToolkitError(f"{folder}: no recipe.yaml; evaluation re-reads the data the way the run did.")
-    start = dict(raw["model"])
-    raw["model"] = {"name_or_path": str(folder), "dtype": start.get("dtype"),
-                    "attn_implementation": start.get("attn_implementation")}
-    raw["peft"] = None  # the saved model has any adapter merged in
-    raw["training"] = {**raw.get("training", {}), "output_dir": output_dir, "report_to": "none", "eval_strategy": "no"}
-    raw["overwrite"] = False
-    if raw["task"] == "classification":
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        raw["data"]["labels"] = [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
-        raw["data"]["num_labels"] = None
-    if data:  # held out as 'test' (train must name a file too; it is read, not trained on)
-        raw["data"].update(train=data, validation=None, test=data, name=None, limit=None,
-                           split={"validation": 0.0, "test": 0.0})
-        if not data.lower().endswith(".txt"):
-            raw["data"]["sample_by"] = None  # how the run read its .txt files; the new file is not one
-    return raw, start
+from toolkit.run_folder import RECIPE, recipe_for_evaluation
 
 
 def evaluate(folder, data: str | None = None, splits: list[str] | None = None, per_example: bool = False) -> dict:
@@ -55,14 +28,14 @@ def evaluate(folder, data: str | None = None, splits: list[str] | None = None, p
     folder = Path(folder)
     # Trainers print their logs to stdout; here stdout carries the result, so their chatter goes to stderr.
     with tempfile.TemporaryDirectory(prefix="toolkit-eval-") as scratch, contextlib.redirect_stdout(sys.stderr):
-        raw, start = run_recipe(folder, data, scratch)
-        recipe = load_recipe({**raw, "__source__": str(folder / "recipe.yaml")})
+        raw, start = recipe_for_evaluation(folder, data, scratch)
+        recipe = load_recipe({**raw, "__source__": str(folder / RECIPE)})
         task = get_task(recipe.task, recipe.source)
         prepared = task.prepare(recipe)
-        if recipe.task in REFERENCE_TASKS:
+        if task.EVALUATES_AGAINST_START:
             from transformers import AutoModelForCausalLM
 
-            spec = load_recipe({**raw, "model": start, "__source__": str(folder / "recipe.yaml")}).model
+            spec = load_recipe({**raw, "model": start, "__source__": str(folder / RECIPE)}).model
             prepared.reference = load_model(AutoModelForCausalLM, spec, prepared.tokenizer,
                                             f"{folder}: the starting model").eval().requires_grad_(False)
         if data:
@@ -74,9 +47,6 @@ def evaluate(folder, data: str | None = None, splits: list[str] | None = None, p
             if missing:
                 raise ToolkitError(f"{folder}: the run has no '{missing[0]}' split; it has {held_out or 'none'}.")
         results = task.evaluate(prepared, names)
-        reference = Path(getattr(prepared.model.config, "_name_or_path", "") or ".")
-        if reference.name.startswith("toolkit-reference-"):  # RL's saved start, needed only while training
-            shutil.rmtree(reference, ignore_errors=True)
     if not per_example:
         split_off(results)
     return {rename.get(name, name): values for name, values in results.items()}

@@ -9,20 +9,18 @@ import torch
 from toolkit.chat import end_of_turn_ids
 from toolkit.errors import ToolkitError
 from toolkit.models import max_positions
+from toolkit.run_folder import require_model_folder
 
 
 def load_for_generation(model_dir: str | Path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model_dir = Path(model_dir)
-    if not (model_dir / "config.json").is_file():
-        raise ToolkitError(f"{model_dir}: not a saved model folder (no config.json). Pass the output_dir of a "
-                           f"pretrain or sft run.")
+    require_model_folder(model_dir, "causal LM", "a pretrain, sft, dpo, kto, orpo or rlhf run")
     tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
     try:
         model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True)
     except ValueError as error:
-        raise ToolkitError(f"{model_dir}: not a causal language model ({error}).") from None
+        raise ToolkitError(f"{model_dir}: not a causal language model ({error}).") from error
     return model.eval(), tokenizer
 
 

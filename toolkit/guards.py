@@ -37,7 +37,7 @@ class StopOnNonFinite(TrainerCallback):
     def raise_if_stopped(self, output_dir) -> None:
         if self.bad is None:
             return
-        from toolkit.outputs import last_checkpoint
+        from toolkit.run_folder import last_checkpoint
 
         step, loss = self.bad
         checkpoint = last_checkpoint(output_dir)

@@ -15,16 +15,15 @@ were made for GPUs and cost a CPU most of its time:
 "compact" (the toolkit's default on a CPU) takes TRL's own label-positions path and 4,096-wide tiles; "trl"
 leaves TRL as it ships. The numbers are the same either way (only fp32 summation order differs); on the
 instruction benchmark SFT went from 756 to 1,836 tokens/s (benchmarks/RESULTS.md). Accelerators keep TRL's own
-choices. The setting is TRL's module state, so it holds for the process until the next recipe sets it.
+choices. The setting is TRL's module state: it is set for the duration of training only (lm_head_mode).
 """
 
 from __future__ import annotations
 
-MODES = ("compact", "trl")
-FUSED_LM_HEAD_TASKS = ("sft", "dpo", "kto", "rlhf")  # the toolkit's tasks whose TRL trainer uses this head
-CPU_VOCAB_TILE = 4096
+import contextlib
 
-_shipped: dict | None = None  # TRL's own values, kept to restore "trl"
+MODES = ("compact", "trl")
+CPU_VOCAB_TILE = 4096
 
 
 def _trl_utils():
@@ -40,21 +39,25 @@ def default_mode(device_type: str) -> str:
     return "compact" if device_type == "cpu" else "trl"
 
 
-def set_lm_head(mode: str) -> str:
-    """Put TRL's fused LM head in `mode` ("compact" or "trl") for this process; returns the mode in force
-    ("trl" when this TRL lacks the settings, so nothing is changed)."""
-    global _shipped
+def mode_in_force(mode: str) -> str:
+    """The mode a run will use: "trl" when this TRL lacks the settings, so nothing would be changed."""
+    return mode if _trl_utils() is not None else "trl"
+
+
+@contextlib.contextmanager
+def lm_head_mode(mode: str):
+    """TRL's fused LM head in `mode` ("compact" or "trl") inside the block, TRL as shipped after it (so
+    preparing or checking a recipe leaves TRL untouched)."""
     trl_utils = _trl_utils()
-    if trl_utils is None:
-        return "trl"
-    if _shipped is None:
-        _shipped = {"_use_triton": trl_utils._use_triton,
-                    "_CHUNKED_LOGPROB_CHUNK_SIZE": trl_utils._CHUNKED_LOGPROB_CHUNK_SIZE}
-    for name, value in _shipped.items():
-        setattr(trl_utils, name, value)
-    if mode == "compact":
-        on_triton = _shipped["_use_triton"]
-        # Only the compaction decision changes: the folding itself still picks Triton or torch by device.
-        trl_utils._use_triton = lambda device: on_triton(device) or device.type == "cpu"
-        trl_utils._CHUNKED_LOGPROB_CHUNK_SIZE = CPU_VOCAB_TILE
-    return mode
+    if trl_utils is None or mode != "compact":
+        yield
+        return
+    shipped = (trl_utils._use_triton, trl_utils._CHUNKED_LOGPROB_CHUNK_SIZE)
+    on_triton = shipped[0]
+    # Only the compaction decision changes: the folding itself still picks Triton or torch by device.
+    trl_utils._use_triton = lambda device: on_triton(device) or device.type == "cpu"
+    trl_utils._CHUNKED_LOGPROB_CHUNK_SIZE = CPU_VOCAB_TILE
+    try:
+        yield
+    finally:
+        trl_utils._use_triton, trl_utils._CHUNKED_LOGPROB_CHUNK_SIZE = shipped

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import torch
@@ -9,6 +10,7 @@ from transformers import AutoConfig, AutoTokenizer, PreTrainedModel
 
 from toolkit.errors import ToolkitError
 from toolkit.paths import local_path
+from toolkit.progress import say, verbose
 from toolkit.recipe import ModelSpec, TokenizerSpec
 from toolkit.tokenizer import PAD, train_bpe
 
@@ -29,7 +31,39 @@ def _from_pretrained(loader, spec: str, where: str, what: str, **kwargs):
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         hint = ("the folder must hold what save_pretrained writes (config.json, weights, tokenizer files)"
                 if is_local else "a hub id needs a network; without one, use a local folder")
-        raise ToolkitError(f"{where}: could not load the {what} from '{spec}': {first}. Note: {hint}.") from None
+        raise ToolkitError(f"{where}: could not load the {what} from '{spec}': {first}. Note: {hint}.") from error
+
+
+class DropLoadReport(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "LOAD REPORT" not in record.getMessage()
+
+
+def load_checkpoint(auto_class, spec: ModelSpec, where: str, **kwargs) -> PreTrainedModel:
+    """A checkpoint through `auto_class`. transformers prints a table of every weight the checkpoint lacks or
+    does not use (a new task head, by design, on every fine-tuning run); here that is one line, unless
+    `toolkit --verbose` asks for the library's own report."""
+    common = {"revision": spec.revision, "trust_remote_code": spec.trust_remote_code, **kwargs}
+    if verbose():
+        return _from_pretrained(auto_class.from_pretrained, spec.name_or_path, where, "model", **common)
+    # The report is one warning on modeling_utils' logger: filtered, not silenced by level (transformers runs
+    # an extra tensor-parallel check, with its own warning, when that logger's level is raised).
+    reporter = logging.getLogger("transformers.modeling_utils")
+    drop = DropLoadReport()
+    reporter.addFilter(drop)
+    try:
+        model, info = _from_pretrained(auto_class.from_pretrained, spec.name_or_path, where, "model",
+                                       output_loading_info=True, **common)
+    finally:
+        reporter.removeFilter(drop)
+    for key, what in (("missing_keys", "new, randomly initialised (not in the checkpoint)"),
+                      ("unexpected_keys", "in the checkpoint, not used by this model"),
+                      ("mismatched_keys", "re-initialised (shape differs from the checkpoint)")):
+        names = sorted(str(name) for name in info.get(key) or [])
+        if names:
+            shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+            say(f"{type(model).__name__}: {what}: {shown}")
+    return model
 
 
 def load_tokenizer(spec: ModelSpec, where: str, train_texts=None):
@@ -54,9 +88,7 @@ def load_model(auto_class, spec: ModelSpec, tokenizer, where: str, **config_over
     if spec.dtype:
         placement["dtype"] = spec.dtype if spec.dtype == "auto" else getattr(torch, spec.dtype)
     if spec.name_or_path:
-        model = _from_pretrained(auto_class.from_pretrained, spec.name_or_path, f"{where}.name_or_path", "model",
-                                 revision=spec.revision, trust_remote_code=spec.trust_remote_code,
-                                 **placement, **config_overrides)
+        model = load_checkpoint(auto_class, spec, f"{where}.name_or_path", **placement, **config_overrides)
     else:
         special = {f"{name}_token_id": getattr(tokenizer, f"{name}_token_id") for name in ("bos", "eos", "pad")}
         try:
@@ -64,14 +96,14 @@ def load_model(auto_class, spec: ModelSpec, tokenizer, where: str, **config_over
                                           **{**special, **spec.config, **config_overrides})
         except (ValueError, TypeError) as error:
             raise ToolkitError(f"{where}: cannot build a '{spec.architecture}' config: {error}. "
-                               f"Use a transformers model type such as gpt2 or bert.") from None
+                               f"Use a transformers model type such as gpt2 or bert.") from error
         torch.manual_seed(0)  # the same fresh weights on every rank and every run
         if placement.get("dtype") == "auto":
             placement.pop("dtype")  # a fresh model has no checkpoint dtype to follow
         try:
             model = auto_class.from_config(config, **placement)
         except (ValueError, ImportError) as error:
-            raise ToolkitError(f"{where}: {str(error).strip().splitlines()[0]}") from None
+            raise ToolkitError(f"{where}: {str(error).strip().splitlines()[0]}") from error
         if spec.embedding_init_std is not None:
             redraw_embeddings(model, spec.embedding_init_std)
     if len(tokenizer) > model.get_input_embeddings().num_embeddings:
@@ -135,7 +167,7 @@ def apply_lora(model: PreTrainedModel, peft_block: dict, task_type: str, where: 
     try:
         return get_peft_model(model, LoraConfig(**values))
     except (ValueError, TypeError) as error:
-        raise ToolkitError(f"{where}: peft: {error}") from None
+        raise ToolkitError(f"{where}: peft: {error}") from error
 
 
 def max_positions(model) -> int | None:

@@ -4,13 +4,13 @@ stopped half-way resumes at the first unfinished stage."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from toolkit.errors import ToolkitError
 from toolkit.recipe import load_recipe, parse_overrides, read_yaml
-from toolkit.outputs import FINISHED
-from toolkit.run import (TrainResult, say)
+from toolkit.run_folder import folder_plan, is_finished, output_dir_of, read_run
+from toolkit.progress import say
+from toolkit.run import TrainResult
 
 
 def is_pipeline(source) -> bool:
@@ -52,12 +52,6 @@ def load_stages(source, overrides=None) -> list:
     return recipes
 
 
-def output_of(recipe) -> Path:
-    from toolkit.run import default_output_dir
-
-    return Path(recipe.training.get("output_dir") or default_output_dir(recipe))
-
-
 def check_pipeline(source, overrides=None) -> list[dict]:
     """What each stage would do. A stage whose model an earlier stage writes is checked as far as it can
     be without that model; a finished stage is reported as skipped."""
@@ -66,30 +60,30 @@ def check_pipeline(source, overrides=None) -> list[dict]:
     facts, outputs = [], set()
     for recipe in load_stages(source, overrides):
         model = recipe.model.name_or_path
-        if (output_of(recipe) / FINISHED).exists() and not recipe.overwrite:
-            facts.append({"recipe": recipe.source, "task": recipe.task, "skipped": f"{output_of(recipe)} is finished"})
-        elif model and Path(model).resolve() in outputs and not (Path(model) / FINISHED).exists():
+        if is_finished(output_dir_of(recipe)) and not recipe.overwrite:
+            facts.append({"recipe": recipe.source, "task": recipe.task, "skipped": f"{output_dir_of(recipe)} is finished"})
+        elif model and Path(model).resolve() in outputs and not is_finished(model):
             facts.append({"recipe": recipe.source, "task": recipe.task, "model": f"{model} (from an earlier stage)"})
         else:
             task = get_task(recipe.task, recipe.source)
-            facts.append({"recipe": recipe.source, **task.describe(task.prepare(recipe))})
-        outputs.add(output_of(recipe).resolve())
+            facts.append({"recipe": recipe.source, **task.describe(task.prepare(recipe)),
+                          "output": folder_plan(recipe)[0]})
+        outputs.add(output_dir_of(recipe).resolve())
     return facts
 
 
 def run_pipeline(source, overrides=None) -> list[TrainResult]:
-    from toolkit.api import train
+    from toolkit.tasks import get_task
 
     recipes = load_stages(source, overrides)
     results = []
     for i, recipe in enumerate(recipes, 1):
-        output_dir = Path(recipe.training.get("output_dir") or "")
+        output_dir = output_dir_of(recipe)  # the rule check_pipeline and train follow
         say(f"\n=== stage {i}/{len(recipes)}: {recipe.task} ({recipe.source})")
-        if recipe.training.get("output_dir") and (output_dir / FINISHED).exists() and not recipe.overwrite:
+        if is_finished(output_dir) and not recipe.overwrite:
             say(f"skipped: {output_dir} already holds a finished run")
-            metrics_path = output_dir / "metrics.json"
-            metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+            metrics = read_run(output_dir).metrics
             results.append(TrainResult(output_dir=output_dir, metrics=metrics, artifacts={"model": output_dir}))
             continue
-        results.append(train(recipe))
+        results.append(get_task(recipe.task, recipe.source).train(recipe))
     return results

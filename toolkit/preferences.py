@@ -27,9 +27,10 @@ from toolkit.per_example import ROWS
 from toolkit.plots import plot_loss, plot_metrics, plot_values
 from toolkit.models import apply_lora, load_model, load_tokenizer, set_generation_tokens
 from toolkit.recipe import Recipe, TokenizerSpec
-from toolkit.outputs import check_output_dir, clear_output_dir
-from toolkit.run import (TrainResult, announce, build_training_args, evaluate_only_with_validation, finish_run,
-                         save_model, say, train_loss, train_model)
+from toolkit.run_folder import check_output_dir, clear_output_dir
+from toolkit.trainer_args import build_training_args, evaluate_only_with_validation
+from toolkit.progress import announce, say
+from toolkit.run import TrainResult, finish_run, save_model, train_loss, train_model
 
 
 SHAPES = {"explicit": ("prompt", "chosen", "rejected"), "instruction": ("instruction", "chosen", "rejected"),
@@ -104,7 +105,6 @@ def prepare_pairs(recipe: Recipe, config_class, defaults: dict, unpaired: bool =
     args = build_training_args(recipe, config_class, {**defaults, "max_length": recipe.data.max_length})
     if check_args:
         check_args(args, where)
-    check_output_dir(recipe)
     if isinstance(recipe.model.tokenizer, TokenizerSpec):
         splits, shape = load_pairs(recipe, conversational=False, unpaired=unpaired)
         tokenizer = load_tokenizer(recipe.model, f"{where}: model", train_texts=strings_in(splits["train"]))
@@ -200,6 +200,7 @@ def plot_margins(before: dict, after: dict, output_dir) -> dict:
 def train_pair_task(recipe: Recipe, prepare, describe, build_trainer, report: PairReport) -> TrainResult:
     """`train` of every preference task (reward, DPO, KTO, ORPO): they differ in prepare, trainer and report."""
     started = time.time()
+    check_output_dir(recipe)  # before anything loads; prepare only reads
     prepared = prepare(recipe)
     clear_output_dir(recipe)
     announce(describe(prepared))

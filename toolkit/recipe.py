@@ -186,13 +186,13 @@ def read_yaml(path: Path) -> dict:
         raise ToolkitError(f"{path}: recipe file not found. Check the path (recipes live in recipes/).")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise ToolkitError(f"{path}: not UTF-8 text. Save the recipe as UTF-8.") from None
+    except UnicodeDecodeError as error:
+        raise ToolkitError(f"{path}: not UTF-8 text. Save the recipe as UTF-8.") from error
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         at = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
         problem = " ".join(str(getattr(error, "problem", None) or error).split())
-        raise ToolkitError(f"{path}:{at or ''} not valid YAML ({problem}). Fix the syntax there.") from None
+        raise ToolkitError(f"{path}:{at or ''} not valid YAML ({problem}). Fix the syntax there.") from error
     if raw is None:
         raise ToolkitError(f"{path}: the recipe is empty. It needs at least task, model and data.")
     if not isinstance(raw, dict):

@@ -8,63 +8,19 @@ from __future__ import annotations
 import base64
 import html
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from toolkit.errors import ToolkitError
 from toolkit.files import write_atomic
+from toolkit.run_folder import Run, read_run
 
-AUTO_CLASSES = {"classification": "AutoModelForSequenceClassification", "reward": "AutoModelForSequenceClassification",
-                "mlm": "AutoModelForMaskedLM"}
-PIPELINE_TAGS = {"classification": "text-classification", "reward": "text-classification", "mlm": "fill-mask"}
-METHODS = {"classification": "sequence classification (transformers Trainer)",
-           "pretrain": "causal language modelling from raw text (transformers Trainer)",
-           "mlm": "masked language modelling from raw text (transformers Trainer)",
-           "sft": "supervised fine-tuning on instructions (TRL SFTTrainer)",
-           "reward": "a reward model from preference pairs (TRL RewardTrainer)",
-           "dpo": "direct preference optimisation (TRL DPOTrainer)",
-           "kto": "Kahneman-Tversky optimisation (TRL KTOTrainer)",
-           "orpo": "odds-ratio preference optimisation (TRL ORPOTrainer)",
-           "rlhf": "online RL against rewards (TRL GRPOTrainer / RLOOTrainer)"}
+def task_of(run: Run):
+    """The run's task module (its facts: method, Auto class, pipeline tag), or None for a task this version
+    does not know."""
+    from toolkit.tasks import TASKS, get_task
 
-
-@dataclass
-class Run:
-    """A finished run folder, read back."""
-
-    folder: Path
-    info: dict
-    recipe: dict
-    metrics: dict
-    lineage: dict
-    plots: list[Path] = field(default_factory=list)
-    samples: list[dict] = field(default_factory=list)
-
-    @property
-    def task(self) -> str:
-        return self.info.get("task") or self.recipe.get("task", "")
-
-
-def read_json(path: Path, default):
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else default
-
-
-def read_run(folder, info: dict | None = None) -> Run:
-    """info: run.json's content, for a run being finished (its run.json is written after the report)."""
-    folder = Path(folder)
-    if info is None and not (folder / "run.json").is_file():
-        raise ToolkitError(f"{folder}: not a finished run (no run.json). Give the output_dir of a run that "
-                           f"completed.")
-    recipe_file = folder / "recipe.yaml"
-    recipe = yaml.safe_load(recipe_file.read_text(encoding="utf-8")) if recipe_file.is_file() else {}
-    samples = []
-    for name in ("samples.jsonl", "fill_mask.jsonl"):
-        if (folder / name).is_file():
-            samples += [json.loads(line) for line in (folder / name).read_text(encoding="utf-8").splitlines() if line]
-    return Run(folder, info if info is not None else read_json(folder / "run.json", {}), recipe or {}, read_json(folder / "metrics.json", {}),
-               read_json(folder / "lineage.json", {}), sorted(folder.glob("*.png")), samples)
+    return get_task(run.task, str(run.folder)) if run.task in TASKS else None
 
 
 def flatten(metrics: dict, prefix: str = "") -> dict[str, float]:
@@ -113,12 +69,12 @@ def card_metadata(run: Run) -> str:
     from huggingface_hub import ModelCardData
 
     model, data = run.recipe.get("model", {}), run.recipe.get("data", {})
+    task = task_of(run)
     base = model.get("name_or_path")
     card = ModelCardData(library_name="transformers", base_model=base if is_hub_id(base) else None,
                          datasets=[data["name"]] if data.get("name") else None,
-                         pipeline_tag=PIPELINE_TAGS.get(run.task, "text-generation"),
-                         tags=["toolkit", run.task] + (["trl"] if run.task not in ("classification", "pretrain", "mlm")
-                                                       else []))
+                         pipeline_tag=task.PIPELINE_TAG if task else None,
+                         tags=["toolkit", run.task] + (["trl"] if task and task.USES_TRL else []))
     return card.to_yaml()
 
 
@@ -152,7 +108,7 @@ def sample_lines(run: Run, limit: int = 12) -> list[str]:
 
 def body_markdown(run: Run, images: bool = True) -> list[str]:
     lines = [f"# {run.folder.name}", "",
-             f"{METHODS.get(run.task, run.task)}, made with toolkit from `{model_source(run)}`.", "",
+             f"{task_of(run).METHOD if task_of(run) else run.task}, made with toolkit from `{model_source(run)}`.", "",
              "## Results on held-out data", "", "`a → b`: before → after training.", ""]
     rows = headline(run)
     lines += table(["split", "metric", "value"], rows) if rows else ["(no held-out metrics)"]
@@ -184,7 +140,7 @@ def usage_lines(run: Run) -> list[str]:
     else:
         call = f'toolkit.generate("{folder}", ["a prompt"])'
     return ["## Use it", "", "```python", "import toolkit", call, "```", "",
-            f"Or with transformers directly: `{AUTO_CLASSES.get(run.task, 'AutoModelForCausalLM')}.from_pretrained"
+            f"Or with transformers directly: `{task_of(run).AUTO_CLASS if task_of(run) else 'AutoModel'}.from_pretrained"
             f"(\"{folder}\")` and `AutoTokenizer.from_pretrained(\"{folder}\")`.", ""]
 
 
@@ -213,7 +169,7 @@ def html_table(header: list[str], rows: list) -> str:
 
 def run_html(run: Run) -> str:
     parts = [f"<h1>{html.escape(run.folder.name)}</h1>",
-             f"<p>{html.escape(METHODS.get(run.task, run.task))}, from <code>{html.escape(model_source(run))}</code>.</p>",
+             f"<p>{html.escape(task_of(run).METHOD if task_of(run) else run.task)}, from <code>{html.escape(model_source(run))}</code>.</p>",
              "<h2>Results on held-out data</h2><p><code>a → b</code>: before → after training.</p>",
              html_table(["split", "metric", "value"], headline(run))]
     if "train_loss" in run.metrics:

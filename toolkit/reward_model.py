@@ -16,6 +16,7 @@ import torch
 
 from toolkit.errors import ToolkitError
 from toolkit.per_example import full_precision_forward
+from toolkit.run_folder import require_model_folder
 
 
 def joined_prompt(prompt: str) -> str:
@@ -84,9 +85,7 @@ class RewardModel:
         from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
         self.folder = Path(folder)
-        if not (self.folder / "config.json").is_file():
-            raise ToolkitError(f"{self.folder}: not a saved model folder (no config.json). Pass the output_dir of "
-                               f"a reward run.")
+        require_model_folder(self.folder, "classifier", "a reward run")
         config = AutoConfig.from_pretrained(self.folder, local_files_only=True)
         if config.num_labels != 1:
             raise ToolkitError(f"{self.folder}: a reward model has one output; this one has {config.num_labels}.")

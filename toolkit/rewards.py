@@ -69,7 +69,7 @@ def load_function(spec: str, where: str):
         module = importlib.import_module(module_name)
     except Exception as error:  # an import can fail in many ways; the user needs the module and the cause
         raise ToolkitError(f"{where}: cannot import '{module_name}' for reward function '{spec}': "
-                           f"{type(error).__name__}: {error}. Is it on PYTHONPATH?") from None
+                           f"{type(error).__name__}: {error}. Is it on PYTHONPATH?") from error
     function = getattr(module, name, None)
     if not callable(function):
         raise ToolkitError(f"{where}: '{module_name}' has no function '{name}'.")
@@ -85,7 +85,7 @@ def check_function(function, spec: str, sample: dict, where: str) -> None:
         scores = function(prompts=sample["prompt"], completions=completions, **columns)
     except Exception as error:
         raise ToolkitError(f"{where}: reward function '{spec}' failed on a sample: {type(error).__name__}: "
-                           f"{error}. It is called as f(prompts, completions, **columns).") from None
+                           f"{error}. It is called as f(prompts, completions, **columns).") from error
     if not isinstance(scores, (list, tuple)) or len(scores) != n:
         got = len(scores) if isinstance(scores, (list, tuple)) else type(scores).__name__
         raise ToolkitError(f"{where}: reward function '{spec}' returned {got} scores for {n} completions; "

@@ -9,7 +9,7 @@ from transformers import TrainerCallback
 
 from toolkit.files import write_atomic
 from toolkit.generation import generate_with
-from toolkit.run import say
+from toolkit.progress import say
 
 
 class SampleCallback(TrainerCallback):

@@ -16,9 +16,18 @@ from trl import DPOConfig, DPOTrainer
 from toolkit.preferences import PairReport, evaluate_pairs, load_policy, prepare_pairs, train_pair_task
 from toolkit.preference_metrics import dpo_metrics
 from toolkit.recipe import Recipe
-from toolkit.run import TrainResult, eval_datasets, evaluated_splits, model_facts, optimizer_steps
+from toolkit.trainer_args import optimizer_steps
+from toolkit.progress import model_facts
+from toolkit.run import TrainResult, eval_datasets, evaluated_splits
 
 CONFIG_CLASS = DPOConfig
+METHOD = "direct preference optimisation (TRL DPOTrainer)"
+AUTO_CLASS = "AutoModelForCausalLM"
+PIPELINE_TAG = "text-generation"
+USES_TRL = True
+FUSED_LM_HEAD = True
+EVALUATES_AGAINST_START = True
+METRICS = ("accuracy", "margin")
 DEFAULTS = {"eval_strategy": "epoch"}
 
 

@@ -21,9 +21,18 @@ from toolkit.errors import ToolkitError
 from toolkit.preferences import PairReport, evaluate_pairs, load_policy, prepare_pairs, train_pair_task
 from toolkit.preference_metrics import kto_metrics
 from toolkit.recipe import Recipe
-from toolkit.run import TrainResult, eval_datasets, evaluated_splits, model_facts, optimizer_steps
+from toolkit.trainer_args import optimizer_steps
+from toolkit.progress import model_facts
+from toolkit.run import TrainResult, eval_datasets, evaluated_splits
 
 CONFIG_CLASS = KTOConfig
+METHOD = "Kahneman-Tversky optimisation (TRL KTOTrainer)"
+AUTO_CLASS = "AutoModelForCausalLM"
+PIPELINE_TAG = "text-generation"
+USES_TRL = True
+FUSED_LM_HEAD = True
+EVALUATES_AGAINST_START = True
+METRICS = ("margin",)
 DEFAULTS = {"eval_strategy": "epoch"}
 
 

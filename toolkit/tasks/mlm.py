@@ -11,11 +11,12 @@ from transformers import AutoModelForMaskedLM, DataCollatorForLanguageModeling, 
 
 from toolkit.files import write_atomic
 from toolkit.recipe import Recipe
-from toolkit.outputs import clear_output_dir
-from toolkit.run import (TrainResult, is_main_process, say)
-from toolkit.tasks import pretrain
-from toolkit.tasks.pretrain import cleaning_metrics, prepare_lm, run_lm, write_outputs
-from toolkit.tasks.pretrain import evaluate as evaluate_lm
+from toolkit.run_folder import check_output_dir, clear_output_dir
+from toolkit.progress import is_main_process, say
+from toolkit.run import TrainResult
+from toolkit.inference import fill_mask_with
+from toolkit.language_models import (Prepared, cleaning_metrics, describe_lm, evaluate_lm, prepare_lm, run_lm,
+                                     write_outputs)
 
 
 @dataclass
@@ -24,25 +25,23 @@ class MLMConfig(TrainingArguments):
 
 
 CONFIG_CLASS = MLMConfig
-describe = pretrain.describe  # the same facts as pretraining
 DEFAULTS = {"eval_strategy": "epoch"}
+METHOD = "masked language modelling from raw text (transformers Trainer)"
+AUTO_CLASS = "AutoModelForMaskedLM"
+PIPELINE_TAG = "fill-mask"
+USES_TRL = False
+FUSED_LM_HEAD = False
+EVALUATES_AGAINST_START = False
+METRICS = ("loss", "perplexity")
+
 
 
 def prepare(recipe: Recipe):
     return prepare_lm(recipe, CONFIG_CLASS, DEFAULTS, AutoModelForMaskedLM, separator="sep")
 
 
-def fill_mask_with(model, tokenizer, texts: list[str], top_k: int = 5) -> list[list[dict]]:
-    """Top-k tokens for the first mask in each text. "[MASK]" is read as the model's own mask token."""
-    from transformers import pipeline
-
-    filler = pipeline("fill-mask", model=model, tokenizer=tokenizer, device=model.device)
-    results = []
-    for text in texts:
-        output = filler(text.replace("[MASK]", tokenizer.mask_token), top_k=top_k)
-        output = output[0] if output and isinstance(output[0], list) else output
-        results.append([{"token": row["token_str"], "score": round(float(row["score"]), 4)} for row in output])
-    return results
+def describe(prepared: Prepared) -> dict:
+    return describe_lm(prepared)
 
 
 def evaluate(prepared, names: list[str]) -> dict:
@@ -50,6 +49,7 @@ def evaluate(prepared, names: list[str]) -> dict:
 
 def train(recipe: Recipe) -> TrainResult:
     started = time.time()
+    check_output_dir(recipe)  # before anything loads; prepare only reads
     prepared = prepare(recipe)
     clear_output_dir(recipe)
     collator = DataCollatorForLanguageModeling(prepared.tokenizer, mlm=True,

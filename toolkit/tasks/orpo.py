@@ -18,13 +18,22 @@ from trl.data_utils import maybe_apply_chat_template, maybe_extract_prompt
 from toolkit.preferences import PairReport, evaluate_pairs, load_policy, prepare_pairs, train_pair_task
 from toolkit.preference_metrics import orpo_metrics
 from toolkit.recipe import Recipe
-from toolkit.run import TrainResult, model_facts, optimizer_steps
+from toolkit.trainer_args import optimizer_steps
+from toolkit.progress import model_facts
+from toolkit.run import TrainResult
 
 with warnings.catch_warnings():  # TRL warns on import that experimental APIs may change; the docs say so
     warnings.simplefilter("ignore")
     from trl.experimental.orpo import ORPOConfig, ORPOTrainer
 
 CONFIG_CLASS = ORPOConfig
+METHOD = "odds-ratio preference optimisation (TRL ORPOTrainer)"
+AUTO_CLASS = "AutoModelForCausalLM"
+PIPELINE_TAG = "text-generation"
+USES_TRL = True
+FUSED_LM_HEAD = False
+EVALUATES_AGAINST_START = False
+METRICS = ("accuracy", "margin", "log_odds_ratio", "nll_loss")
 DEFAULTS = {"eval_strategy": "epoch", "remove_unused_columns": False}  # its collator needs them
 
 

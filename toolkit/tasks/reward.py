@@ -19,9 +19,18 @@ from toolkit.preferences import PairReport, evaluate_pairs, prepare_pairs, train
 from toolkit.preference_metrics import reward_metrics
 from toolkit.recipe import Recipe
 from toolkit.reward_model import tokenize_pairs
-from toolkit.run import TrainResult, eval_datasets, model_facts, optimizer_steps
+from toolkit.trainer_args import optimizer_steps
+from toolkit.progress import model_facts
+from toolkit.run import TrainResult, eval_datasets
 
 CONFIG_CLASS = RewardConfig
+METHOD = "a reward model from preference pairs (TRL RewardTrainer)"
+AUTO_CLASS = "AutoModelForSequenceClassification"
+PIPELINE_TAG = "text-classification"
+USES_TRL = True
+FUSED_LM_HEAD = False
+EVALUATES_AGAINST_START = False
+METRICS = ("accuracy", "margin")
 DEFAULTS = {"eval_strategy": "epoch"}
 
 

@@ -10,6 +10,8 @@ KL and completion length over training.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import shutil
 import tempfile
 import time
@@ -33,12 +35,20 @@ from toolkit.plots import plot_metrics, plot_values
 from toolkit.recipe import Recipe, RLSpec, TokenizerSpec
 from toolkit.reward_model import RewardModel
 from toolkit.rewards import check_function, check_reward_model, load_function
-from toolkit.outputs import check_output_dir, clear_output_dir
-from toolkit.run import (TrainResult, announce, build_training_args, finish_run, model_facts, optimizer_steps,
-                         save_model, say, train_loss, train_model)
+from toolkit.run_folder import check_output_dir, clear_output_dir
+from toolkit.trainer_args import build_training_args
+from toolkit.progress import announce, model_facts, say
+from toolkit.run import TrainResult, finish_run, save_model, train_loss, train_model
 
 ALGORITHMS = {"grpo": (GRPOConfig, GRPOTrainer), "rloo": (RLOOConfig, RLOOTrainer)}
 CONFIG_CLASS = GRPOConfig  # for rl.algorithm: rloo the training block is checked against RLOOConfig
+METHOD = "online RL against rewards (TRL GRPOTrainer / RLOOTrainer)"
+AUTO_CLASS = "AutoModelForCausalLM"
+PIPELINE_TAG = "text-generation"
+USES_TRL = True
+FUSED_LM_HEAD = True
+EVALUATES_AGAINST_START = False
+METRICS = ("rewards", "total")
 # Dropout off: with it, the policy's log-probs differ from the reference's at step 0 (a false KL) and the
 # importance ratios are noise; TRL's own docs recommend it with a reference model.
 DEFAULTS = {"logging_steps": 5, "max_completion_length": 32, "disable_dropout": True}
@@ -112,7 +122,6 @@ def prepare(recipe: Recipe) -> Prepared:
     where = recipe.source
     config_class = config_class_for(recipe)
     args = build_training_args(recipe, config_class, DEFAULTS)
-    check_output_dir(recipe)
     parse_rewards(recipe.rl, where)  # names and folders first: cheap, and before any data or model loads
     if isinstance(recipe.model.tokenizer, TokenizerSpec):
         splits = load_prompts(recipe, conversational=False)
@@ -134,15 +143,18 @@ def prepare(recipe: Recipe) -> Prepared:
     set_generation_tokens(model, tokenizer)
     if recipe.peft:
         model = apply_lora(model, recipe.peft, "CAUSAL_LM", where)
-    elif args.beta:
-        keep_reference(model)
     return Prepared(recipe, args, splits, tokenizer, model, rewards)
 
 
-def keep_reference(model) -> None:
-    """TRL's RL trainers build the KL reference by reloading the policy's config path. A model built from
-    a config has none, and a loaded one may have gained tokens since: save the starting weights and point
-    the config there (the folder is removed after training)."""
+@contextlib.contextmanager
+def reference_for_trl(model, needed: bool):
+    """TRL's RL trainers build the KL reference by reloading the policy's config path while they are built. A
+    model built from a config has none, and a loaded one may have gained tokens since: for that moment, the
+    starting weights are saved to a temporary folder and the config points there; the folder is removed and
+    the path restored however building ends."""
+    if not needed:
+        yield
+        return
     from accelerate.utils import broadcast_object_list
 
     state = PartialState()
@@ -150,20 +162,42 @@ def keep_reference(model) -> None:
     if state.num_processes > 1:
         broadcast_object_list(token)  # one name for every rank; each machine's first process writes the copy
     folder = Path(tempfile.gettempdir()) / f"toolkit-reference-{token[0]}"
-    if state.is_local_main_process:
-        model.save_pretrained(folder)
-    state.wait_for_everyone()
-    model.config._name_or_path = str(folder)
+    original = model.config._name_or_path
+    try:
+        if state.is_local_main_process:
+            model.save_pretrained(folder)
+        state.wait_for_everyone()
+        model.config._name_or_path = str(folder)
+        yield
+    finally:
+        model.config._name_or_path = original
+        state.wait_for_everyone()
+        if state.is_local_main_process:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def describe(prepared: Prepared) -> dict:
     args = prepared.args
-    steps, per_step = optimizer_steps(args, len(prepared.splits["train"]))
+    steps, per_step = rl_optimizer_steps(args, len(prepared.splits["train"]))
     return {**model_facts(prepared.recipe, prepared.model), "algorithm": (prepared.recipe.rl or RLSpec()).algorithm,
             "rewards": [{"reward": r.name, "weight": r.weight} for r in prepared.rewards],
             "num_generations": args.num_generations, "max_completion_length": args.max_completion_length,
             "beta": args.beta, "splits": {name: {"prompts": len(split)} for name, split in prepared.splits.items()},
-            "optimizer_steps": steps, "examples_per_step": per_step, "output_dir": str(args.output_dir)}
+            "optimizer_steps": steps, "examples_per_step": per_step, "step_unit": "sampled completions",
+            "output_dir": str(args.output_dir)}
+
+
+def rl_optimizer_steps(args, prompts: int) -> tuple[int, int]:
+    """(optimizer steps, completions per step) as TRL's GRPO and RLOO count them: a batch holds completions,
+    num_generations per prompt, each generation round used num_iterations times; prompts that do not fill a
+    round are left out of the epoch."""
+    per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
+    if args.max_steps > 0:
+        return args.max_steps, per_step
+    per_round = args.generation_batch_size // args.num_generations
+    used = prompts // per_round * per_round
+    per_epoch = used * args.num_generations * getattr(args, "num_iterations", 1) // per_step
+    return math.ceil(per_epoch * args.num_train_epochs), per_step
 
 
 def held_out_rewards(prepared: Prepared, model, split, max_new_tokens: int) -> dict:
@@ -195,13 +229,15 @@ def evaluate(prepared: Prepared, names: list[str]) -> dict:
 
 def train(recipe: Recipe) -> TrainResult:
     started = time.time()
+    check_output_dir(recipe)  # before anything loads; prepare only reads
     prepared = prepare(recipe)
     clear_output_dir(recipe)
     announce(describe(prepared))
     trainer_class = ALGORITHMS[(recipe.rl or RLSpec()).algorithm][1]
-    trainer = trainer_class(model=prepared.model, reward_funcs=[r.function for r in prepared.rewards],
-                            args=prepared.args, train_dataset=prepared.splits["train"],
-                            processing_class=prepared.tokenizer)
+    with reference_for_trl(prepared.model, needed=bool(prepared.args.beta) and not recipe.peft):
+        trainer = trainer_class(model=prepared.model, reward_funcs=[r.function for r in prepared.rewards],
+                                args=prepared.args, train_dataset=prepared.splits["train"],
+                                processing_class=prepared.tokenizer)
     length = prepared.args.max_completion_length
     held_out = [name for name in ("validation", "test") if name in prepared.splits]
     before = {name: held_out_rewards(prepared, trainer.model, prepared.splits[name], length) for name in held_out}
@@ -209,12 +245,6 @@ def train(recipe: Recipe) -> TrainResult:
     after = {name: held_out_rewards(prepared, trainer.model, prepared.splits[name], length) for name in held_out
              if name in recipe.eval.splits}
     output_dir = recipe.output_dir
-    reference = Path(prepared.model.config._name_or_path)
-    if reference.name.startswith("toolkit-reference-"):
-        prepared.model.config._name_or_path = str(output_dir)
-        PartialState().wait_for_everyone()
-        if trainer.is_local_process_zero():
-            shutil.rmtree(reference, ignore_errors=True)
     save_model(trainer, prepared.tokenizer, output_dir)
     artifacts = {}
     if trainer.is_world_process_zero():
@@ -239,6 +269,7 @@ def train(recipe: Recipe) -> TrainResult:
             say(f"{name}: {reward} {before[name]['rewards'][reward]:.3f} -> {value:.3f} "
                 f"(mean over {values['prompts']} held-out prompts, greedy)")
     if trend:
-        say(f"training reward (mean of sampled completions): {trend[0]:.3f} -> {trend[-1]:.3f}")
+        say(f"(during training, the mean reward of sampled completions went {trend[0]:.3f} -> {trend[-1]:.3f}; "
+            f"the held-out line above, greedy replies to unseen prompts, is the result)")
     say(f"outputs in {output_dir}/")
     return result

@@ -23,14 +23,22 @@ from toolkit.devices import accelerator, gpu_kernels, installed_kernels
 from toolkit.errors import ToolkitError
 from toolkit.models import set_generation_tokens, max_positions, apply_lora, load_model, load_tokenizer
 from toolkit.recipe import ModelSpec, Recipe
-from toolkit.outputs import check_output_dir, clear_output_dir
-from toolkit.run import (TrainResult, announce, build_training_args, eval_datasets, evaluate_only_with_validation,
-                         evaluated_splits, model_facts, optimizer_steps, train_model)
+from toolkit.run_folder import check_output_dir, clear_output_dir
+from toolkit.trainer_args import build_training_args, evaluate_only_with_validation, optimizer_steps
+from toolkit.progress import announce, model_facts
+from toolkit.run import TrainResult, eval_datasets, evaluated_splits, train_model
 from toolkit.samples import SampleCallback
 from toolkit.lm_metrics import lm_metrics
-from toolkit.tasks.pretrain import write_outputs
+from toolkit.language_models import write_outputs
 
 CONFIG_CLASS = SFTConfig
+METHOD = "supervised fine-tuning on instructions (TRL SFTTrainer)"
+AUTO_CLASS = "AutoModelForCausalLM"
+PIPELINE_TAG = "text-generation"
+USES_TRL = True
+FUSED_LM_HEAD = True
+EVALUATES_AGAINST_START = False
+METRICS = ("loss", "perplexity")
 DEFAULTS = {"eval_strategy": "epoch", "assistant_only_loss": True,
             # Length grouping removes most padding (1.5-1.8x on CPU); ignored when packing.
             "train_sampling_strategy": "group_by_length"}
@@ -111,7 +119,6 @@ def prepare(recipe: Recipe) -> Prepared:
         raise ToolkitError(f"{where}: training.padding_free without packing would not cut examples to "
                            f"data.max_length (TRL refuses it). For padding-free batches set packing: true with "
                            f"packing_strategy: bfd.")
-    check_output_dir(recipe)
     splits = read_splits(recipe)
     data_format = detect_format(splits["train"].column_names, f"{where}: data")
     filled = {"alpaca": ("instruction", "output"), "prompt-completion": ("prompt", "completion"),
@@ -161,6 +168,7 @@ def evaluate(prepared: Prepared, names: list[str]) -> dict:
 
 def train(recipe: Recipe) -> TrainResult:
     started = time.time()
+    check_output_dir(recipe)  # before anything loads; prepare only reads
     prepared = prepare(recipe)
     clear_output_dir(recipe)
     announce(describe(prepared))

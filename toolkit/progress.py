@@ -1,0 +1,55 @@
+"""What a run prints: progress lines from the main process only, and the facts it announces before training."""
+
+from __future__ import annotations
+
+import os
+
+from accelerate import PartialState
+
+from toolkit.devices import describe as describe_device
+from toolkit.recipe import Recipe
+
+
+VERBOSE = "TOOLKIT_VERBOSE"  # set (by `toolkit --verbose`): the libraries' own reports are shown as they print them
+
+
+def verbose() -> bool:
+    return os.environ.get(VERBOSE) == "1"
+
+
+def is_main_process() -> bool:
+    return PartialState().is_main_process
+
+
+def say(*parts) -> None:
+    """Progress lines from the main process only, so a multi-process run prints each line once."""
+    if is_main_process():
+        print(*parts, flush=True)
+
+
+def model_facts(recipe: Recipe, model) -> dict:
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    name = recipe.model.name_or_path or f"{recipe.model.architecture} (new, from config)"
+    return {"task": recipe.task, "model": name, "class": type(model).__name__, "parameters": total,
+            "trainable_parameters": trainable, "device": describe_device(), "dtype": str(model.dtype).split(".")[-1],
+            "attention": getattr(model.config, "_attn_implementation", None)}
+
+
+def length_stats(split, max_length: int) -> dict:
+    import numpy as np
+
+    counts = np.array([len(ids) for ids in split["input_ids"]])
+    return {"examples": len(split), "mean_tokens": round(float(counts.mean()), 1), "max_tokens": int(counts.max()),
+            "p95_tokens": int(np.percentile(counts, 95)), "truncated": int((counts >= max_length).sum())}
+
+
+def announce(facts: dict) -> None:
+    say(f"{facts['task']}: {facts['model']} ({facts['parameters']:,} parameters, "
+        f"{facts['trainable_parameters']:,} trainable)")
+    unit = next(iter(next(iter(facts["splits"].values())))) if facts["splits"] else "examples"
+    counts = ", ".join(f"{name} {next(iter(split.values()))}" for name, split in facts["splits"].items())
+    step_unit = facts.get("step_unit", unit)
+    say(f"{unit}: {counts}; {facts['optimizer_steps']} optimizer steps of {facts['examples_per_step']} {step_unit}")
+    for warning in facts.get("warnings", []):
+        say(f"warning: {warning}")
