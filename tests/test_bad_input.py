@@ -202,6 +202,7 @@ def test_finished_run_is_not_overwritten(tmp_path, capsys):
     assert (output / "model.safetensors").read_text() == "precious"
 
 
+@pytest.mark.slow
 def test_real_process_exits_2_without_traceback(tmp_path):
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump({**recipe_with(tmp_path), "training": {"learnin_rate": 1}}))

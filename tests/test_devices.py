@@ -62,6 +62,7 @@ def equivalence_recipe(task: str, tmp_path: Path, name: str, per_device: int, ac
     return recipe
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", ["classification", "sft", "dpo"])
 def test_two_processes_match_one_process_with_the_same_global_batch(task, tmp_path):
     one = launch("cpu.yaml", equivalence_recipe(task, tmp_path, "one", per_device=8), tmp_path)

@@ -13,6 +13,8 @@ import yaml
 from conftest import ROOT, TINY_GPT2, classification_recipe, tiny_recipe
 from toolkit.devices import accelerator
 
+pytestmark = pytest.mark.slow  # every test here starts real processes
+
 
 def test_two_process_run_trains_once_and_saves_one_model(tmp_path):
     recipe = classification_recipe(tmp_path, TINY_GPT2, num_train_epochs=1)

@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+
 from conftest import ROOT
 
 
@@ -24,6 +26,7 @@ def test_readme_demo_recipe_exists():
     assert (ROOT / demo.split()[2]).is_file()
 
 
+@pytest.mark.slow
 def test_readme_demo_runs_as_written(tmp_path):
     """The README's main command, with only the output folder moved: a real pretrained BERT, offline."""
     import json
@@ -50,6 +53,7 @@ def test_readme_demo_runs_as_written(tmp_path):
     assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 50_000
 
 
+@pytest.mark.slow
 def test_readme_generative_demo_runs_as_written(tmp_path):
     """The chained demo from a copy of recipes/ (so its runs/ stay in the test's folder): samples before and
     after each stage, and the SFT model answers in the trained form."""

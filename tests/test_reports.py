@@ -150,6 +150,7 @@ def test_report_of_an_unfinished_folder_is_one_clear_message(tmp_path, capsys):
     assert "not a finished run (no run.json)" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_report_to_tensorboard_and_trackio_log_the_run(tmp_path):
     import os
     import subprocess

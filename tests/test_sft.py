@@ -32,6 +32,7 @@ def sft_recipe(tmp_path, train: str, **training) -> dict:
                          "disable_tqdm": True, "seed": 0, **training}}
 
 
+@pytest.mark.slow
 def test_sft_answers_what_it_was_taught_and_stops(tmp_path):
     taught = rows(12)
     train = write_jsonl(tmp_path / "train.jsonl", taught)

@@ -120,6 +120,7 @@ def test_bert_checkpoint_runs_in_task(task, tmp_path):
     assert_finished(result, ["validation", "test"])
 
 
+@pytest.mark.slow
 def test_a_new_head_is_one_line_and_verbose_shows_the_library_report(tmp_path):
     """Loading a checkpoint under a new task head: transformers' LOAD REPORT table becomes one toolkit line;
     `toolkit --verbose` shows the table as transformers prints it."""

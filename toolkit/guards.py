@@ -1,5 +1,5 @@
 """Callbacks that keep a run's checkpoints worth having: none with NaN weights, none that only duplicates the
-final model."""
+final model, and a resume that replays the batches the run would have seen."""
 
 from __future__ import annotations
 
@@ -55,3 +55,15 @@ class NoFinalCheckpoint(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):
         if state.global_step >= state.max_steps and args.save_steps and state.global_step % args.save_steps:
             control.should_save = False
+
+
+class SeededLengthGroups(TrainerCallback):
+    """Length-grouped batches (transformers' LengthGroupedSampler) are shuffled from torch's global random state
+    when each epoch's iterator starts. A run resumed in epoch e skips epochs 0..e-1, so that state differs from
+    the uninterrupted run's and the rest of the epoch sees other batches (found by a resumed SFT run ending on
+    another loss). Seeding the state with seed + epoch as each epoch begins gives both runs the same batches;
+    the Trainer then restores the checkpoint's random state for what follows."""
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        if getattr(args, "train_sampling_strategy", None) == "group_by_length":
+            torch.manual_seed(args.seed + int(state.epoch + 1e-6))

@@ -11,7 +11,7 @@ import torch
 from accelerate import PartialState
 
 from toolkit.files import save_atomic
-from toolkit.guards import NoFinalCheckpoint, StopOnNonFinite
+from toolkit.guards import NoFinalCheckpoint, SeededLengthGroups, StopOnNonFinite
 from toolkit.lm_head import lm_head_mode
 from toolkit.run_folder import mark_finished, write_run_files
 from toolkit.per_example import split_off, write_all
@@ -47,6 +47,7 @@ def train_model(trainer) -> None:
     guard = StopOnNonFinite()
     trainer.add_callback(guard)
     trainer.add_callback(NoFinalCheckpoint())
+    trainer.add_callback(SeededLengthGroups())
     trainer.toolkit_train_started = time.time()  # set-up time ends here (run.json: setup_seconds)
     with lm_head_mode(getattr(trainer.args, "toolkit_lm_head", "trl")):
         trainer.train(resume_from_checkpoint=trainer.args.resume_from_checkpoint)
