@@ -95,16 +95,22 @@ def run_lm(recipe: Recipe, prepared: Prepared, collator, chat: bool | None = Fal
                       eval_dataset=prepared.splits.get("validation"), processing_class=prepared.tokenizer,
                       data_collator=collator)
     before = lm_metrics(trainer, prepared.splits, ["validation", "test"])
-    if callback:
-        trainer.add_callback(callback)  # after the "before" evaluation, which it would otherwise sample too
-        if trainer.is_world_process_zero():
-            callback.sample(prepared.model, 0, "before")
-    train_model(trainer)
-    if callback and trainer.is_world_process_zero():  # the model as trained, whatever the last evaluation saw
-        callback.sample(prepared.model, trainer.state.global_step, f"step {trainer.state.global_step}")
+    train_with_samples(trainer, callback, prepared.model)
     transformers.set_seed(prepared.args.seed)  # masked LM draws its masks: the same ones `toolkit eval` draws
     after = lm_metrics(trainer, prepared.splits, list(recipe.eval.splits))
     return trainer, before, after, callback
+
+
+def train_with_samples(trainer, callback: SampleCallback | None, model) -> None:
+    """Train, with samples of the prompts before the first step, at each evaluation, and of the model as
+    trained (whatever the last evaluation saw). Shared by pretrain, mlm and sft."""
+    if callback:
+        trainer.add_callback(callback)  # after the "before" evaluation, which it would otherwise sample too
+        if trainer.is_world_process_zero():
+            callback.sample(model, 0, "before")
+    train_model(trainer)
+    if callback and trainer.is_world_process_zero():
+        callback.sample(model, trainer.state.global_step, f"step {trainer.state.global_step}")
 
 
 def write_outputs(recipe: Recipe, prepared, trainer: Trainer, before: dict, after: dict, callback,

@@ -26,10 +26,10 @@ from toolkit.recipe import ModelSpec, Recipe
 from toolkit.run_folder import check_output_dir, clear_output_dir
 from toolkit.trainer_args import build_training_args, evaluate_only_with_validation, optimizer_steps
 from toolkit.progress import announce, model_facts
-from toolkit.run import TrainResult, eval_datasets, evaluated_splits, train_model
+from toolkit.run import TrainResult, eval_datasets, evaluated_splits
 from toolkit.samples import SampleCallback
 from toolkit.lm_metrics import lm_metrics
-from toolkit.language_models import write_outputs
+from toolkit.language_models import train_with_samples, write_outputs
 
 CONFIG_CLASS = SFTConfig
 METHOD = "supervised fine-tuning on instructions (TRL SFTTrainer)"
@@ -176,12 +176,6 @@ def train(recipe: Recipe) -> TrainResult:
         if recipe.eval.prompts else None
     trainer = build_trainer(prepared)
     before = lm_metrics(trainer, evaluated_splits(trainer), ["validation", "test"])
-    if callback:
-        trainer.add_callback(callback)  # after the "before" evaluation, which it would otherwise sample too
-        if trainer.is_world_process_zero():
-            callback.sample(trainer.model, 0, "before")
-    train_model(trainer)
-    if callback and trainer.is_world_process_zero():  # the model as trained, whatever the last evaluation saw
-        callback.sample(trainer.model, trainer.state.global_step, f"step {trainer.state.global_step}")
+    train_with_samples(trainer, callback, trainer.model)
     after = lm_metrics(trainer, evaluated_splits(trainer), list(recipe.eval.splits))
     return write_outputs(recipe, prepared, trainer, before, after, callback, started, "SFT loss")
