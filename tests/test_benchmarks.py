@@ -44,3 +44,9 @@ def test_scaling_benchmark_prints_a_table_and_plots(tmp_path):
 def test_setup_cache_benchmark_times_two_runs(tmp_path):
     out = run("setup_cache.py", "training.max_steps=2", "data.limit=32", cwd=tmp_path)
     assert "first run (empty cache)" in out and "second run (cached)" in out and "set-up / training" in out
+
+
+@pytest.mark.slow
+def test_streaming_memory_benchmark_compares_peak_memory(tmp_path):
+    out = run("streaming_memory.py", "--documents", "20", "--times", "2", cwd=tmp_path)
+    assert "streamed: peak RSS 2x ÷ 1x" in out and "read whole: peak RSS 2x ÷ 1x" in out

@@ -10,7 +10,7 @@ from toolkit.recipe import Recipe, load_recipe
 from toolkit.run import TrainResult
 from toolkit.tasks import get_task
 
-__all__ = ["train", "check", "predict", "generate", "fill_mask", "score", "evaluate", "report", "compare"]
+__all__ = ["train", "check", "predict", "generate", "fill_mask", "score", "evaluate", "report", "compare", "tokenize"]
 
 
 def train(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None = None,
@@ -73,6 +73,22 @@ def compare(first: str | Path, second: str | Path, output: str | Path | None = N
     from toolkit.report import compare_runs
 
     return compare_runs(first, second, Path(output) if output else None)
+
+
+def tokenize(recipe: str | Path | dict | Recipe, output: str | Path, overrides: list[str] | dict | None = None,
+             overwrite: bool = False, **kwargs) -> dict:
+    """Tokenize a pretrain or mlm recipe's corpus once into token shards in `output` (toolkit.token_shards):
+    the blocks training would cut, and the tokenizer. A recipe with data.train: OUTPUT/train and
+    model.tokenizer: OUTPUT/tokenizer then trains on them without tokenizing again. Returns what was written."""
+    from toolkit.errors import ToolkitError
+    from toolkit.language_models import tokenize_corpus
+
+    loaded = load_recipe(recipe, _merge(overrides, kwargs))
+    separator = getattr(get_task(loaded.task, loaded.source), "SEPARATOR", None)
+    if separator is None:
+        raise ToolkitError(f"{loaded.source}: tokenize writes token blocks for pretrain and mlm; this recipe's task "
+                           f"is {loaded.task}.")
+    return tokenize_corpus(loaded, Path(output), separator, overwrite)
 
 
 def _merge(overrides, kwargs) -> dict | list | None:

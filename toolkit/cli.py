@@ -33,6 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("recipe")
     check.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
 
+    tokenize = commands.add_parser("tokenize", help="write a pretrain/mlm recipe's token blocks as shards, to train "
+                                                     "on many times without tokenizing again")
+    tokenize.add_argument("recipe")
+    tokenize.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
+    tokenize.add_argument("--output", required=True, help="the folder to write (tokenizer/, train/, validation/, ...)")
+    tokenize.add_argument("--overwrite", action="store_true", help="replace a folder that is not empty")
+
     evaluate = commands.add_parser("eval", help="recompute a finished run's held-out metrics from its saved model")
     evaluate.add_argument("model_dir")
     evaluate.add_argument("--data", help="evaluate this file instead (in the recipe's columns)")
@@ -103,6 +110,9 @@ def run(args: argparse.Namespace) -> int:
     elif args.command == "check":
         facts = api.check(args.recipe, with_flags(args))
         print(yaml.safe_dump({"would run": facts}, sort_keys=False, allow_unicode=True), end="")
+    elif args.command == "tokenize":
+        summary = api.tokenize(args.recipe, args.output, list(args.overrides), overwrite=args.overwrite)
+        print(yaml.safe_dump({"tokenized": summary}, sort_keys=False, allow_unicode=True), end="")
     elif args.command == "eval":
         metrics = api.evaluate(args.model_dir, args.data, args.splits)
         print(json.dumps(metrics, indent=2))
@@ -208,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     # Overrides may come after flags (`train R --overwrite training.seed=1`), which argparse alone refuses.
     args, extra = parser.parse_known_args(argv)
     stray = [item for item in extra if "=" not in item or item.startswith("-")]
-    if stray or (extra and args.command not in ("train", "check", "launch")):
+    if stray or (extra and args.command not in ("train", "check", "launch", "tokenize")):
         parser.error(f"unrecognized arguments: {' '.join(stray or extra)}")
     if extra:
         args.overrides = list(args.overrides) + extra

@@ -4,99 +4,22 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
-import datasets
 from datasets import Dataset, DatasetDict
 
 from toolkit.errors import ToolkitError
-from toolkit.paths import local_path
 from toolkit.recipe import DataSpec, Recipe
+from toolkit.sources import load_file, load_hub
+from toolkit.streaming import column_values, columns_of, examples, finite, is_stream, limited
 
-BUILDERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".tsv": "csv", ".parquet": "parquet",
-            ".txt": "text"}
 SPLITS = ("train", "validation", "test")
 # What one document of a .txt file is, by datasets' text builder's own `sample_by` names.
 TXT_UNITS = {"document": "each .txt file is one document",
              "paragraph": "each blank-line-separated paragraph of a .txt file is one document",
              "line": "each line of a .txt file is one document"}
-
-
-def load_file(spec: str, where: str, sample_by: str = "line") -> Dataset:
-    """One local file (or save_to_disk folder) as rows; a .txt file is cut into documents by `sample_by`."""
-    path = local_path(spec, where)
-    if path is None:
-        raise ToolkitError(f"{where}: data file '{spec}' not found. Give a local file here, or a hub "
-                           f"dataset id under data.name.")
-    if path.is_dir():
-        try:
-            loaded = datasets.load_from_disk(str(path))
-        except FileNotFoundError as error:
-            raise ToolkitError(f"{where}: folder '{path}' is not a dataset saved with save_to_disk.") from error
-        return loaded["train"] if isinstance(loaded, DatasetDict) else loaded
-    builder = BUILDERS.get(path.suffix.lower())
-    if builder is None:
-        raise ToolkitError(f"{where}: cannot read '{path.name}': use one of {', '.join(sorted(BUILDERS))}.")
-    if path.stat().st_size == 0:
-        raise ToolkitError(f"{where}: '{path}' is empty.")
-    options = {".tsv": {"delimiter": "\t"}, ".txt": {"sample_by": sample_by}}.get(path.suffix.lower(), {})
-    datasets.disable_progress_bars()  # a local file loads in a blink; keep the output for what matters
-    try:
-        rows = datasets.load_dataset(builder, data_files=str(path), split="train", **options)
-        return without_blank_documents(rows, path, where) if builder == "text" else rows
-    except ToolkitError:
-        raise
-    except Exception as error:  # the builders raise many types; the user needs the file and the cause
-        while error.__cause__ is not None or error.__context__ is not None:  # the reader's own words
-            error = error.__cause__ or error.__context__
-        cause = " ".join(str(error).split()) or type(error).__name__
-        if "corresponds to no data" in cause:
-            raise ToolkitError(f"{where}: '{path}' has no rows (a header alone?). Add data or drop the "
-                               f"file from the recipe.") from error
-        raise ToolkitError(f"{where}: could not read '{path}' as {builder}: "
-                           f"{first_bad_place(path, builder) or cause}") from error
-    finally:
-        datasets.enable_progress_bars()
-
-
-def without_blank_documents(rows: Dataset, path: Path, where: str) -> Dataset:
-    """A blank line (or a whitespace-only paragraph) is no document: kept, it would become an EOS-only one."""
-    kept = [index for index, text in enumerate(rows["text"]) if text.strip()]
-    if not kept:
-        raise ToolkitError(f"{where}: '{path}' holds only blank lines. Add text or drop the file from the recipe.")
-    return rows if len(kept) == len(rows) else rows.select(kept)
-
-
-def first_bad_place(path: Path, builder: str) -> str | None:
-    """Where a file that failed to load goes wrong, found by reading it again line by line (only after a
-    failure, so a good file is read once): bytes that are not UTF-8, or the first line that is not JSON."""
-    import json
-
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as error:
-                return (f"line {number} is not UTF-8 text (byte 0x{raw[error.start]:02x} at column {error.start + 1}); "
-                        f"save it as UTF-8")
-            if builder == "json" and path.suffix.lower() == ".jsonl" and line.strip():
-                try:
-                    json.loads(line)
-                except json.JSONDecodeError as error:
-                    return f"line {number} is not valid JSON ({error.msg} at column {error.colno}); fix or drop it"
-    return None
-
-
-def load_hub(spec: DataSpec, where: str) -> DatasetDict:
-    try:
-        loaded = datasets.load_dataset(spec.name, spec.config_name)
-    except Exception as error:
-        raise ToolkitError(f"{where}: could not load hub dataset '{spec.name}' ({type(error).__name__}: "
-                           f"{error}). Without a network, download it first or use local files.") from error
-    if "validation" not in loaded and "valid" in loaded:
-        loaded["validation"] = loaded.pop("valid")
-    return loaded
 
 
 def txt_unit(spec: DataSpec, task_default: str, where: str) -> str:
@@ -112,7 +35,17 @@ def txt_unit(spec: DataSpec, task_default: str, where: str) -> str:
 
 
 def reads_txt(spec: DataSpec) -> bool:
-    return any(str(getattr(spec, name) or "").lower().endswith(".txt") for name in SPLITS)
+    mixed = [source.id for source in spec.mixture.datasets] if spec.mixture else []
+    return any(str(path or "").lower().endswith(".txt") for path in [getattr(spec, name) for name in SPLITS] + mixed)
+
+
+def mixture_taken(recipe: Recipe) -> dict | None:
+    """What the recipe's mixture took from each source when its splits were read (None without a mixture)."""
+    if not recipe.data.mixture:
+        return None
+    from toolkit.mixture import taken_report
+
+    return taken_report(recipe.data, recipe.training.get("seed", 42), f"{recipe.source}: data")
 
 
 def read_splits(recipe: Recipe, txt_default: str = "line") -> DatasetDict:
@@ -120,12 +53,21 @@ def read_splits(recipe: Recipe, txt_default: str = "line") -> DatasetDict:
     data.sample_by, else by `txt_default` (datasets' own default is a line)."""
     spec, where = recipe.data, f"{recipe.source}: data"
     unit = txt_unit(spec, txt_default, where)
-    if spec.name:
-        splits = load_hub(spec, where)
+    if spec.mixture:
+        from toolkit.mixture import read_mixture
+
+        train = read_mixture(spec, recipe.training.get("seed", 42), where, unit)[0]
+        splits = DatasetDict({"train": train, **{name: load_file(getattr(spec, name), f"{where}.{name}", unit)
+                                                 for name in SPLITS[1:] if getattr(spec, name)}})
+    elif spec.name:
+        splits = load_hub(spec.name, spec.config_name, where, streaming=spec.streaming)
         for name in (s for s in SPLITS if getattr(spec, s)):
-            splits[name] = load_file(getattr(spec, name), f"{where}.{name}", unit)
+            splits[name] = load_file(getattr(spec, name), f"{where}.{name}", unit, streaming=name == "train" and
+                                     spec.streaming)
+        splits = DatasetDict({name: split if name == "train" else finite(split) for name, split in splits.items()})
     else:
-        splits = DatasetDict({name: load_file(getattr(spec, name), f"{where}.{name}", unit)
+        splits = DatasetDict({name: load_file(getattr(spec, name), f"{where}.{name}", unit,
+                                              streaming=name == "train" and spec.streaming)
                               for name in SPLITS if getattr(spec, name)})
     if "train" not in splits:
         raise ToolkitError(f"{where}: no 'train' split found. Name a train file under data.train.")
@@ -139,12 +81,21 @@ def finish_splits(splits: DatasetDict, recipe: Recipe, carve: bool = True) -> Da
     if carve:
         splits = carve_splits(splits, spec, seed=recipe.training.get("seed", 42), where=where)
     for name, split in splits.items():
-        if len(split) == 0:
+        if not is_stream(split) and len(split) == 0:
             raise ToolkitError(f"{where}: split '{name}' has no rows. Check the file or the split fractions.")
-    if spec.limit:
-        splits = DatasetDict({name: split.select(range(min(spec.limit, len(split))))
-                              for name, split in splits.items()})
-    return splits
+    return DatasetDict({name: limited(split, spec.limit) for name, split in splits.items()})
+
+
+PARALLEL_ROWS = 20_000  # below this many rows, starting processes costs more than mapping in one
+
+
+def map_processes(spec: DataSpec, rows: int | str) -> int | None:
+    """Processes for tokenizing and mapping (datasets' num_proc, TRL's dataset_num_proc): data.num_proc, or the
+    machine's cores (at most 8) for a split large enough to gain from them; None is one process."""
+    if spec.num_proc is not None:
+        return spec.num_proc if spec.num_proc > 1 else None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(cores, 8) if isinstance(rows, int) and rows >= PARALLEL_ROWS and cores > 1 else None
 
 
 def load_splits(recipe: Recipe, columns: dict[str, str], filled: tuple[str, ...] = ()) -> DatasetDict:
@@ -230,7 +181,7 @@ def plan_split(splits: DatasetDict, spec: DataSpec, seed: int, where: str) -> Sp
     shuffle = spec.split.shuffle if spec.split else True
     seed = spec.split.seed if spec.split and spec.split.seed is not None else seed
     given = [name for name in ("validation", "test") if name in splits]
-    return SplitPlan(wanted, shuffle, seed, given, documents=len(splits["train"]))
+    return SplitPlan(wanted, shuffle, seed, given, documents=examples(splits["train"]))
 
 
 def carve_splits(splits: DatasetDict, spec: DataSpec, seed: int, where: str) -> DatasetDict:
@@ -241,7 +192,7 @@ def carve_splits(splits: DatasetDict, spec: DataSpec, seed: int, where: str) -> 
 def require_values(splits: DatasetDict, columns: tuple[str, ...], where: str) -> None:
     for split_name, split in splits.items():
         for column in columns:
-            for row, value in enumerate(split[column]):
+            for row, value in enumerate(column_values(split, column)):
                 if value is None or (isinstance(value, str) and not value.strip()):
                     raise ToolkitError(f"{where}: split '{split_name}' row {row + 1} has no value in column "
                                        f"'{column}'. Fill it in or drop the row.")
@@ -251,9 +202,9 @@ def require_columns(splits: DatasetDict, columns: dict[str, str], where: str) ->
     """columns: recipe key -> column name. Names the split, the missing column and what is there."""
     for split_name, split in splits.items():
         for key, column in columns.items():
-            if column not in split.column_names:
+            if column not in columns_of(split):
                 raise ToolkitError(f"{where}: split '{split_name}' has no column '{column}' (data.{key}). "
-                                   f"Columns there: {', '.join(split.column_names)}. Set data.{key} to one "
+                                   f"Columns there: {', '.join(columns_of(split))}. Set data.{key} to one "
                                    f"of them.")
 
 
@@ -267,18 +218,26 @@ def read_lm_splits(recipe: Recipe, txt_default: str) -> tuple[DatasetDict, Split
     """
     where = f"{recipe.source}: data"
     splits = read_splits(recipe, txt_default)
-    require_columns(splits, {"text_column": recipe.data.text_column}, where)
+    require_columns(DatasetDict({name: split for name, split in splits.items() if not is_tokenized(split)}),
+                    {"text_column": recipe.data.text_column}, where)
     plan = plan_split(splits, recipe.data, recipe.training.get("seed", 42), where)
     if plan.shares and not carves_every_split(len(splits["train"]), plan.shares):
         plan.unit = "blocks"
     return finish_splits(splits, recipe, carve=plan.unit == "rows"), plan
 
 
+def is_tokenized(split) -> bool:
+    """A split read from token shards (toolkit.token_shards): blocks of input_ids, no text."""
+    return columns_of(split) == ["input_ids", "attention_mask"]
+
+
 def lm_blocks(splits: DatasetDict, plan: SplitPlan, tokenizer, column: str, block_size: int,
-              separator_id: int | None, where: str) -> tuple[DatasetDict, dict[str, int]]:
+              separator_id: int | None, where: str, num_proc: int | None = None) -> tuple[DatasetDict, dict[str, int]]:
     """Token blocks per split (validation/test carved from train's blocks when the plan says so), and how
     many documents each split holds text of."""
-    spanned = spanned_blocks(splits, tokenizer, column, block_size, separator_id)
+    shards = {name: split for name, split in splits.items() if is_tokenized(split)}
+    texts = DatasetDict({name: split for name, split in splits.items() if name not in shards})
+    spanned = DatasetDict({**spanned_blocks(texts, tokenizer, column, block_size, separator_id, num_proc), **shards})
     if plan.unit == "blocks":
         if not carves_every_split(len(spanned["train"]), plan.shares):
             raise ToolkitError(f"{where}.split: train holds {len(spanned['train'])} blocks of {block_size} tokens, too "
@@ -286,18 +245,21 @@ def lm_blocks(splits: DatasetDict, plan: SplitPlan, tokenizer, column: str, bloc
                                f"lower data.max_length, or lower the fractions.")
         plan.blocks = len(spanned["train"])
         spanned = DatasetDict({**spanned, **plan.carve(spanned["train"])})
-    documents = {name: documents_spanned(list(split[SPAN])) for name, split in spanned.items()}
-    return DatasetDict({name: split.remove_columns(SPAN) for name, split in spanned.items()}), documents
+    documents = {name: "in token shards" if name in shards else "streamed" if is_stream(split) else
+                 documents_spanned(list(split[SPAN])) for name, split in spanned.items()}
+    return DatasetDict({name: split if is_stream(split) or name in shards else split.remove_columns(SPAN)
+                        for name, split in spanned.items()}), documents
 
 
 SPAN = "document_span"  # per block: [first, last] row of its split whose tokens it holds
 
 
 def spanned_blocks(splits: DatasetDict, tokenizer, column: str, block_size: int,
-                   separator_id: int | None) -> DatasetDict:
+                   separator_id: int | None, num_proc: int | None = None) -> DatasetDict:
     """Tokenize each document, join them (each followed by `separator_id`, e.g. EOS) and cut the stream
     into blocks of `block_size` tokens, each with the span of documents it holds (SPAN). No padding, so no
-    compute is spent on it; the last partial block of every 1,000 documents is dropped."""
+    compute is spent on it; the last partial block of every 1,000 documents is dropped. Tokenizing uses
+    `num_proc` processes; cutting stays in one, so the blocks do not depend on how many there were."""
 
     def encode(batch):
         texts = [str(text) if text is not None and str(text).strip() else "" for text in batch[column]]
@@ -319,16 +281,24 @@ def spanned_blocks(splits: DatasetDict, tokenizer, column: str, block_size: int,
 
     out = {}
     for name, split in splits.items():
-        encoded = split.map(encode, batched=True, remove_columns=split.column_names, desc=f"tokenizing {name}")
+        if is_stream(split):  # tokenized and cut as the trainer reads: no spans, as the documents are not counted
+            encoded = split.map(encode, batched=True, remove_columns=columns_of(split))
+            out[name] = encoded.map(lambda batch, indices: {key: value for key, value in group(batch, indices).items()
+                                                            if key != SPAN}, batched=True, batch_size=1000,
+                                    with_indices=True)
+            continue
+        encoded = split.map(encode, batched=True, remove_columns=split.column_names, desc=f"tokenizing {name}",
+                            num_proc=num_proc)
         out[name] = encoded.map(group, batched=True, batch_size=1000, with_indices=True,
                                 desc=f"blocks of {block_size} ({name})")
     return DatasetDict(out)
 
 
-def text_blocks(splits: DatasetDict, tokenizer, column: str, block_size: int, separator_id: int | None) -> DatasetDict:
+def text_blocks(splits: DatasetDict, tokenizer, column: str, block_size: int, separator_id: int | None,
+                num_proc: int | None = None) -> DatasetDict:
     """Language-model data: blocks of `block_size` tokens from the joined documents (see spanned_blocks)."""
-    blocks = spanned_blocks(splits, tokenizer, column, block_size, separator_id)
-    return DatasetDict({name: split.remove_columns(SPAN) for name, split in blocks.items()})
+    blocks = spanned_blocks(splits, tokenizer, column, block_size, separator_id, num_proc)
+    return DatasetDict({name: split if is_stream(split) else split.remove_columns(SPAN) for name, split in blocks.items()})
 
 
 def documents_spanned(spans: list[list[int]]) -> int:
@@ -353,11 +323,11 @@ def txt_reading(spec: DataSpec, task_default: str) -> str | None:
     return f"{TXT_UNITS[unit]}{dropped} (sample_by {unit}, {chosen})"
 
 
-def strings_in(split) -> list[str]:
-    """Every string in a split, turn contents of conversations included: what a new tokenizer learns from."""
-    texts = []
+def strings_in(split) -> Iterator[str]:
+    """Every string in a split, turn contents of conversations included: what a new tokenizer learns from
+    (yielded, so a streamed split is read once and never held)."""
     for row in split:
         for value in row.values():
             turns = value if isinstance(value, list) else [{"content": value}]
-            texts += [turn["content"] for turn in turns if isinstance(turn, dict) and isinstance(turn.get("content"), str)]
-    return texts
+            yield from (turn["content"] for turn in turns
+                        if isinstance(turn, dict) and isinstance(turn.get("content"), str))

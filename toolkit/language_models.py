@@ -5,25 +5,30 @@ says otherwise (TXT_UNIT)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import transformers
 from datasets import DatasetDict
 from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
 
 from toolkit.corpus import clean_splits
-from toolkit.data import lm_blocks, read_lm_splits, txt_reading
+from toolkit.data import SplitPlan, is_tokenized, lm_blocks, map_processes, read_lm_splits, txt_reading
 from toolkit.errors import ToolkitError
 from toolkit.init_check import stall_warning
 from toolkit.lm_metrics import lm_metrics
 from toolkit.per_example import ROWS
 from toolkit.models import max_positions, apply_lora, load_model, load_tokenizer
 from toolkit.plots import plot_loss, plot_values
-from toolkit.recipe import Recipe
+from toolkit.paths import local_path
+from toolkit.recipe import Recipe, TokenizerSpec
+from toolkit.token_shards import MANIFEST, check_fit, fingerprint, manifest_of, write_split
 from toolkit.trainer_args import build_training_args, evaluate_only_with_validation, optimizer_steps
 from toolkit.progress import announce, model_facts, say
 from toolkit.run import TrainResult, finish_run, save_model, train_loss, train_model
 from toolkit.samples import SampleCallback
+from toolkit.streaming import examples, is_stream, texts_of
 
 TXT_UNIT = "document"  # raw text is read whole: a story's lines or paragraphs are not separate documents
 
@@ -40,41 +45,99 @@ class Prepared:
     reading: dict  # how the data was read and split, and how many documents each split holds text of
 
 
+def lm_texts(recipe: Recipe) -> tuple[DatasetDict, SplitPlan, dict, object]:
+    """The documents of each split (cleaned when data.clean says so), how held-out splits are made, the
+    cleaning report, and the tokenizer (trained on train's texts when the recipe asks for a new one)."""
+    where = recipe.source
+    splits, plan = read_lm_splits(recipe, TXT_UNIT)
+    shards = [name for name, split in splits.items() if is_tokenized(split)]
+    if shards and recipe.data.clean:
+        raise ToolkitError(f"{where}: data.clean: split '{shards[0]}' is token shards, cleaned (or not) before "
+                           f"they were written. Drop data.clean.")
+    if shards and isinstance(recipe.model.tokenizer, TokenizerSpec):
+        raise ToolkitError(f"{where}: model.tokenizer: split '{shards[0]}' is token shards, so the tokenizer is the "
+                           f"one that wrote them: set model.tokenizer to the shards' tokenizer folder.")
+    splits, report = clean_splits(splits, recipe.data.text_column, recipe.data.clean, where)
+    texts = None if shards else texts_of(splits["train"], recipe.data.text_column)
+    return splits, plan, report, load_tokenizer(recipe.model, f"{where}: model", train_texts=texts)
+
+
+def token_blocks(recipe: Recipe, splits: DatasetDict, plan: SplitPlan, tokenizer, block_size: int,
+                 separator: str) -> tuple[DatasetDict, dict]:
+    """Blocks of block_size tokens per split, and how many documents each holds text of; token shards
+    pass as written, once they are seen to fit this tokenizer, block size and separator."""
+    where = f"{recipe.source}: data"
+    for name, split in splits.items():
+        if is_tokenized(split):
+            path = local_path(getattr(recipe.data, name) or recipe.data.train, where)
+            check_fit(manifest_of(path), tokenizer, block_size, separator, where, name)
+    blocks, documents = lm_blocks(splits, plan, tokenizer, recipe.data.text_column, block_size,
+                                  getattr(tokenizer, f"{separator}_token_id"), where,
+                                  map_processes(recipe.data, examples(splits["train"])))
+    for name, split in blocks.items():
+        if not is_stream(split) and len(split) == 0:
+            raise ToolkitError(f"{where}: split '{name}' holds fewer than {block_size} tokens, less than one "
+                               f"block. Give it more text or lower data.max_length.")
+    return blocks, documents
+
+
 def prepare_lm(recipe: Recipe, config_class, defaults: dict, auto_class, separator: str) -> Prepared:
     """Shared by pretrain and mlm: checked recipe, cleaned corpus, tokenizer, model, blocks."""
     where = recipe.source
     args = build_training_args(recipe, config_class, defaults)
-    column = recipe.data.text_column
-    splits, plan = read_lm_splits(recipe, TXT_UNIT)
-    splits, report = clean_splits(splits, column, recipe.data.clean, where)
-
-    tokenizer = load_tokenizer(recipe.model, f"{where}: model", train_texts=list(splits["train"][column]))
+    splits, plan, report, tokenizer = lm_texts(recipe)
     transformers.set_seed(args.seed)
     model = load_model(auto_class, recipe.model, tokenizer, f"{where}: model")
     if recipe.peft:
         model = apply_lora(model, recipe.peft, "CAUSAL_LM", where)
     positions = max_positions(model)
     block_size = min(recipe.data.max_length, positions or recipe.data.max_length)
-    separator_id = getattr(tokenizer, f"{separator}_token_id")
-    blocks, documents = lm_blocks(splits, plan, tokenizer, column, block_size, separator_id, f"{where}: data")
-    for name, split in blocks.items():
-        if len(split) == 0:
-            raise ToolkitError(f"{where}: data: split '{name}' holds fewer than {block_size} tokens, less than one "
-                               f"block. Give it more text or lower data.max_length.")
+    blocks, documents = token_blocks(recipe, splits, plan, tokenizer, block_size, separator)
     evaluate_only_with_validation(args, blocks, recipe)  # after the blocks: validation may be carved from them
     reading = {"txt": txt_reading(recipe.data, TXT_UNIT), "split": plan.summary(), "documents": documents}
     return Prepared(recipe, args, blocks, tokenizer, model, block_size, report, reading)
 
 
+def tokenize_corpus(recipe: Recipe, output: Path, separator: str, overwrite: bool = False) -> dict:
+    """Write the recipe's token blocks as shards (toolkit.token_shards) in `output`: read, cleaned and cut
+    exactly as training would cut them at data.max_length, with the tokenizer saved beside them. Written
+    in a staging folder and moved into place at the end, so a failed run leaves `output` as it was."""
+    import shutil
+
+    output = Path(output)
+    if output.exists() and any(output.iterdir()) and not overwrite:
+        raise ToolkitError(f"{output}: not empty. Choose another folder, or pass --overwrite to replace it.")
+    splits, plan, report, tokenizer = lm_texts(recipe)
+    blocks, documents = token_blocks(recipe, splits, plan, tokenizer, recipe.data.max_length, separator)
+    staging = output.with_name(f".{output.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    tokenizer.save_pretrained(staging / "tokenizer")
+    written = {}
+    for name, split in blocks.items():
+        count = write_split(split, staging / name)
+        written[name] = {"blocks": count, "tokens": count * recipe.data.max_length, "documents": documents[name]}
+        manifest = {"block_size": recipe.data.max_length, "separator": separator,
+                    "fingerprint": fingerprint(tokenizer), "tokenizer": str(output / "tokenizer"),
+                    "recipe": recipe.source, **written[name]}
+        (staging / name / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    summary = {"output": str(output), "tokenizer": str(output / "tokenizer"), "splits": written,
+               **({"corpus_cleaning": report} if report else {})}
+    (staging / "tokenize.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    if output.exists():
+        shutil.rmtree(output)
+    staging.rename(output)
+    return summary
+
+
 def describe_lm(prepared: Prepared) -> dict:
-    steps, per_step = optimizer_steps(prepared.args, len(prepared.splits["train"]))
+    steps, per_step = optimizer_steps(prepared.args, examples(prepared.splits["train"]))
     reading = prepared.reading
     facts = {**model_facts(prepared.recipe, prepared.model), "block_size": prepared.block_size,
              "vocab_size": len(prepared.tokenizer),
              "data": {key: reading[key] for key in ("txt", "split") if reading[key]},
              # examples are blocks of block_size tokens; documents: how many documents they hold text of
-             "splits": {name: {"examples": len(split), "tokens": len(split) * prepared.block_size,
-                               "documents": reading["documents"][name]}
+             "splits": {name: {"examples": examples(split), "tokens": "streamed" if is_stream(split) else
+                               len(split) * prepared.block_size, "documents": reading["documents"][name]}
                         for name, split in prepared.splits.items()},
              "optimizer_steps": steps, "examples_per_step": per_step, "output_dir": str(prepared.args.output_dir)}
     if prepared.corpus_report:

@@ -21,7 +21,7 @@ from datasets import DatasetDict
 from transformers import AutoModelForCausalLM
 
 from toolkit.chat import alpaca_to_messages, ensure_chat_template
-from toolkit.data import finish_splits, read_splits, require_columns, require_values, strings_in
+from toolkit.data import finish_splits, map_processes, read_splits, require_columns, require_values, strings_in
 from toolkit.errors import ToolkitError
 from toolkit.per_example import ROWS
 from toolkit.plots import plot_loss, plot_metrics, plot_values
@@ -115,6 +115,8 @@ def prepare_pairs(recipe: Recipe, config_class, defaults: dict, unpaired: bool =
     if isinstance(first.get("chosen", first.get("completion")), list):
         ensure_chat_template(tokenizer)  # conversations given as such need a template, ChatML by default
     evaluate_only_with_validation(args, splits, recipe)
+    if "dataset_num_proc" not in recipe.training:  # TRL tokenizes the pairs
+        args.dataset_num_proc = map_processes(recipe.data, len(splits["train"]))
     transformers.set_seed(args.seed)
     return args, splits, shape, tokenizer
 

@@ -31,9 +31,14 @@ def model_facts(recipe: Recipe, model) -> dict:
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     name = recipe.model.name_or_path or f"{recipe.model.architecture} (new, from config)"
-    return {"task": recipe.task, "model": name, "class": type(model).__name__, "parameters": total,
-            "trainable_parameters": trainable, "device": describe_device(), "dtype": str(model.dtype).split(".")[-1],
-            "attention": getattr(model.config, "_attn_implementation", None)}
+    facts = {"task": recipe.task, "model": name, "class": type(model).__name__, "parameters": total,
+             "trainable_parameters": trainable, "device": describe_device(), "dtype": str(model.dtype).split(".")[-1],
+             "attention": getattr(model.config, "_attn_implementation", None)}
+    if recipe.data.mixture:
+        from toolkit.data import mixture_taken
+
+        facts["mixture"] = mixture_taken(recipe)  # every task's check and announcement show the mix
+    return facts
 
 
 def length_stats(split, max_length: int) -> dict:
@@ -51,5 +56,9 @@ def announce(facts: dict) -> None:
     counts = ", ".join(f"{name} {next(iter(split.values()))}" for name, split in facts["splits"].items())
     step_unit = facts.get("step_unit", unit)
     say(f"{unit}: {counts}; {facts['optimizer_steps']} optimizer steps of {facts['examples_per_step']} {step_unit}")
+    if facts.get("mixture"):
+        say("train mixture (seed {seed}): ".format(**facts["mixture"]) + "; ".join(
+            f"{row['taken']} rows of {row['id']} [{row['split']}] (weight {row['weight']:g} of {row['rows']})"
+            for row in facts["mixture"]["datasets"]))
     for warning in facts.get("warnings", []):
         say(f"warning: {warning}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -80,6 +81,27 @@ class CleanSpec:
 
 
 @dataclass
+class MixtureSource:
+    """One dataset of a mixture, in alignment-handbook's `dataset_mixture` words."""
+
+    id: str  # a local file (json, jsonl, csv, tsv, parquet, txt) or save_to_disk folder, or a hub dataset id
+    config: str | None = None  # the hub dataset's configuration
+    split: str = "train"  # the split to read, slices included: "train[:1000]", "train[10%:]"
+    columns: list | dict | None = None  # keep these columns (a list), or keep and rename ({its name: recipe's name})
+    weight: float = 1.0  # share of its rows taken, drawn with the mixture's seed; 2.5: two whole copies and half
+
+
+@dataclass
+class MixtureSpec:
+    """Several datasets mixed into the train split (toolkit.mixture): each source's share is drawn at random
+    with `seed`, the sources are joined and the whole is shuffled with the same seed. validation/test still come
+    from their own files, or are carved from the mixture by data.split."""
+
+    datasets: list = field(default_factory=list)  # of MixtureSource
+    seed: int | None = None  # default: training.seed
+
+
+@dataclass
 class DataSpec:
     """Local files (json, jsonl, csv, tsv, parquet, txt, or a save_to_disk folder) or a hub dataset `name`.
 
@@ -102,6 +124,9 @@ class DataSpec:
     max_length: int = 256
     limit: int | None = None  # keep at most this many rows per split (quick trials)
     clean: CleanSpec | None = None  # pretraining corpora: filter and deduplicate before tokenizing
+    mixture: MixtureSpec | None = None  # several datasets as the train split, instead of train or name
+    streaming: bool = False  # pretrain, mlm, sft: read train lazily (toolkit.streaming); needs training.max_steps
+    num_proc: int | None = None  # processes for tokenizing and mapping; null: chosen from the machine (data.map_processes)
 
 
 @dataclass
@@ -244,12 +269,48 @@ def load_recipe(source: str | Path | dict | Recipe, overrides: list[str] | dict 
         from toolkit.init_check import check_embedding_init
 
         check_embedding_init(model, where)
-    if not recipe.data.train and not recipe.data.name:
-        raise ToolkitError(f"{where}: data needs 'train' (a local file) or 'name' (a hub dataset id).")
+    if recipe.data.mixture is not None:
+        check_mixture(recipe.data, f"{where}: data")
+    elif not recipe.data.train and not recipe.data.name:
+        raise ToolkitError(f"{where}: data needs 'train' (a local file), 'name' (a hub dataset id) or 'mixture' "
+                           f"(several datasets).")
+    if recipe.data.num_proc is not None and recipe.data.num_proc < 1:
+        raise ToolkitError(f"{where}: data.num_proc is {recipe.data.num_proc}; give 1 or more processes, or null to "
+                           f"let the machine's cores decide.")
+    from toolkit.streaming import check_streaming
+
+    check_streaming(recipe, where)
     from toolkit.devices import check_recipe
 
     check_recipe(recipe)
     return recipe
+
+
+def check_mixture(spec: DataSpec, where: str) -> None:
+    """Each source checked as a recipe block (turned into a MixtureSource), before any file is read."""
+    mixture = spec.mixture
+    clashes = [key for key in ("train", "name") if getattr(spec, key)]
+    if clashes:
+        raise ToolkitError(f"{where}: data.mixture makes the train split, so data.{clashes[0]} would be ignored. "
+                           f"Put it in the mixture as a source ({{id: {getattr(spec, clashes[0])}}}) or drop "
+                           f"data.mixture.")
+    if not mixture.datasets:
+        raise ToolkitError(f"{where}.mixture.datasets: empty. List the sources, e.g. [{{id: a.jsonl, weight: 0.5}}, "
+                           f"{{id: b.jsonl}}].")
+    sources = []
+    for index, entry in enumerate(mixture.datasets):
+        at = f"{where}.mixture.datasets[{index}]"
+        if isinstance(entry, MixtureSource):
+            entry = vars(entry)
+        if not isinstance(entry, dict) or not entry.get("id"):
+            raise ToolkitError(f"{at}: a source is a mapping with at least an id (a local file or a hub dataset "
+                               f"id), got {entry!r}.")
+        source = build(MixtureSource, entry, at)
+        if not (isinstance(source.weight, (int, float)) and source.weight > 0 and math.isfinite(source.weight)):
+            raise ToolkitError(f"{at}.weight: {source.weight!r} must be a number above 0 (the share of the source's "
+                               f"rows taken; above 1, whole copies and a share).")
+        sources.append(source)
+    mixture.datasets = sources
 
 
 def recipe_text(recipe: Recipe) -> str:

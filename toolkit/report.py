@@ -72,10 +72,16 @@ def card_metadata(run: Run) -> str:
     task = task_of(run)
     base = model.get("name_or_path")
     card = ModelCardData(library_name="transformers", base_model=base if is_hub_id(base) else None,
-                         datasets=[data["name"]] if data.get("name") else None,
+                         datasets=hub_datasets(data) or None,
                          pipeline_tag=task.PIPELINE_TAG if task else None,
                          tags=["toolkit", run.task] + (["trl"] if task and task.USES_TRL else []))
     return card.to_yaml()
+
+
+def hub_datasets(data: dict) -> list[str]:
+    """The hub datasets a run read (data.name, and hub ids in data.mixture), for the card's metadata."""
+    mixed = [source.get("id") for source in (data.get("mixture") or {}).get("datasets") or []]
+    return [name for name in [data.get("name"), *mixed] if is_hub_id(name)]
 
 
 def table(header: list[str], rows: list) -> list[str]:
@@ -87,7 +93,15 @@ def table(header: list[str], rows: list) -> list[str]:
 def data_lines(run: Run) -> list[str]:
     data = run.lineage.get("data") or {k: v for k, v in run.recipe.get("data", {}).items()
                                        if k in ("train", "validation", "test", "name") and v}
-    return [f"- {split}: `{source}`" for split, source in data.items()] or ["- (not recorded)"]
+    lines = [f"- {split}: `{source}`" for split, source in data.items() if split != "mixture"]
+    if data.get("mixture"):
+        mixture = data["mixture"]
+        lines += [f"- train: a mixture of {len(mixture['datasets'])} datasets, {mixture['train_rows']} rows, "
+                  f"drawn with seed {mixture['seed']}:", ""]
+        lines += table(["dataset", "split", "rows", "weight", "rows taken"],
+                       [[f"`{row['id']}`", row["split"], row["rows"], f"{row['weight']:g}", row["taken"]]
+                        for row in mixture["datasets"]])
+    return lines or ["- (not recorded)"]
 
 
 def lineage_lines(run: Run) -> list[str]:

@@ -149,6 +149,10 @@ def lineage(recipe: Recipe) -> dict:
     data = {split: getattr(recipe.data, split) for split in ("train", "validation", "test") if getattr(recipe.data, split)}
     if recipe.data.name:
         data["name"] = recipe.data.name
+    if recipe.data.mixture:
+        from toolkit.data import mixture_taken
+
+        data["mixture"] = mixture_taken(recipe)
     facts = {"task": recipe.task, "recipe": recipe.source, "output_dir": str(recipe.output_dir),
              "model": spec.name_or_path or f"new {spec.architecture} from config {spec.config}",
              "data": data, "parent": parent}

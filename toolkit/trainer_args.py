@@ -85,6 +85,8 @@ def build_training_args(recipe: Recipe, config_class, defaults: dict):
     check_trackers(values, where)
     check_ranges(values, where)
     ours = {**common_defaults(config_class), **defaults}
+    if recipe.data.streaming:  # a stream is read in its order: there is nothing to sample or group by length
+        ours["train_sampling_strategy"] = "sequential"
     if "gradient_checkpointing" in values:  # the recipe's old name wins over our default under the new one
         ours.pop("activation_checkpointing", None)
     merged = {"use_cpu": not has_accelerator(), **ours, "output_dir": default_output_dir(recipe), **values}
@@ -124,6 +126,11 @@ def chosen_settings(args, recipe: Recipe) -> dict:
         "checkpoints": f"every {args.save_steps} steps, kept {args.save_total_limit}" if args.save_strategy != "no"
         else "none",
     }
+    from toolkit.data import PARALLEL_ROWS, map_processes
+
+    settings["preprocessing_processes"] = (f"{recipe.data.num_proc} (recipe)" if recipe.data.num_proc else
+                                           f"{map_processes(recipe.data, PARALLEL_ROWS) or 1} for a train split of "
+                                           f"{PARALLEL_ROWS:,}+ rows, else 1 (toolkit default for this machine)")
     for key in ("packing", "padding_free", "use_liger_kernel"):
         if hasattr(args, key):
             settings[key] = f"{getattr(args, key)} ({who(key)})"

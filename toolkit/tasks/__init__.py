@@ -12,6 +12,8 @@ A task module holds its own facts, as module constants:
 - EVALUATES_AGAINST_START: its held-out metrics compare the model with the one it started from, so
   `toolkit eval` loads that model too (dpo, kto);
 - METRICS: the metrics it reports for each held-out split (keys of metrics.json's split entries);
+- SEPARATOR (pretrain and mlm only): the special token that ends each document in the joined stream of token
+  blocks ("eos", "sep"); a task with one can be tokenized once into token shards (`toolkit tokenize`);
 
 and four functions:
 

@@ -16,7 +16,7 @@ from datasets import DatasetDict
 from transformers import (AutoModelForSequenceClassification, DataCollatorWithPadding, Trainer,
                           TrainingArguments)
 
-from toolkit.data import load_splits
+from toolkit.data import load_splits, map_processes
 from toolkit.errors import ToolkitError
 from toolkit.metrics import argmax_logits, classification_metrics, confusion
 from toolkit.per_example import ROWS, mean
@@ -116,7 +116,8 @@ def prepare(recipe: Recipe) -> Prepared:
         return encoded
 
     tokenized = DatasetDict({
-        name: split.map(encode, batched=True, remove_columns=split.column_names, desc=f"tokenizing {name}")
+        name: split.map(encode, batched=True, remove_columns=split.column_names, desc=f"tokenizing {name}",
+                        num_proc=map_processes(spec, len(splits["train"])))
         for name, split in splits.items()})
     return Prepared(recipe, args, tokenized, tokenizer, model, names, max_length)
 

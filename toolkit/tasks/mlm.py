@@ -32,12 +32,13 @@ PIPELINE_TAG = "fill-mask"
 USES_TRL = False
 FUSED_LM_HEAD = False
 EVALUATES_AGAINST_START = False
+SEPARATOR = "sep"  # what ends each document in the joined stream of blocks
 METRICS = ("loss", "perplexity")
 
 
 
 def prepare(recipe: Recipe):
-    return prepare_lm(recipe, CONFIG_CLASS, DEFAULTS, AutoModelForMaskedLM, separator="sep")
+    return prepare_lm(recipe, CONFIG_CLASS, DEFAULTS, AutoModelForMaskedLM, separator=SEPARATOR)
 
 
 def describe(prepared: Prepared) -> dict:

@@ -23,6 +23,7 @@ PIPELINE_TAG = "text-generation"
 USES_TRL = False
 FUSED_LM_HEAD = False
 EVALUATES_AGAINST_START = False
+SEPARATOR = "eos"  # what ends each document in the joined stream of blocks
 METRICS = ("loss", "perplexity")
 
 
@@ -30,7 +31,7 @@ METRICS = ("loss", "perplexity")
 def prepare(recipe: Recipe) -> Prepared:
     from transformers import AutoModelForCausalLM
 
-    return prepare_lm(recipe, CONFIG_CLASS, DEFAULTS, AutoModelForCausalLM, separator="eos")
+    return prepare_lm(recipe, CONFIG_CLASS, DEFAULTS, AutoModelForCausalLM, separator=SEPARATOR)
 
 
 def describe(prepared: Prepared) -> dict:

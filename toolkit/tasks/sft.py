@@ -18,7 +18,7 @@ from transformers import AutoModelForCausalLM
 from trl import SFTConfig, SFTTrainer
 
 from toolkit.chat import alpaca_to_messages, ensure_chat_template
-from toolkit.data import finish_splits, read_splits, require_columns, require_values, strings_in
+from toolkit.data import finish_splits, map_processes, read_splits, require_columns, require_values, strings_in
 from toolkit.devices import accelerator, gpu_kernels, installed_kernels
 from toolkit.errors import ToolkitError
 from toolkit.models import set_generation_tokens, max_positions, apply_lora, load_model, load_tokenizer
@@ -28,6 +28,7 @@ from toolkit.trainer_args import build_training_args, evaluate_only_with_validat
 from toolkit.progress import announce, model_facts
 from toolkit.run import TrainResult, eval_datasets, evaluated_splits
 from toolkit.samples import SampleCallback
+from toolkit.streaming import column_values, columns_of, examples, head
 from toolkit.lm_metrics import lm_metrics
 from toolkit.language_models import train_with_samples, write_outputs
 
@@ -68,7 +69,7 @@ def detect_format(columns: list[str], where: str) -> str:
 
 
 def check_conversations(split, split_name: str, where: str) -> None:
-    for row, messages in enumerate(split["messages"]):
+    for row, messages in enumerate(column_values(split, "messages")):
         if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
             raise ToolkitError(f"{where}: split '{split_name}' row {row + 1}: 'messages' must be a list of "
                                f"{{role, content}} turns.")
@@ -87,7 +88,7 @@ def to_trl_format(splits: DatasetDict, data_format: str, where: str) -> DatasetD
         def convert(row):
             return {"messages": alpaca_to_messages(row["instruction"], row.get("input"), row["output"])}
 
-        splits = DatasetDict({name: split.map(convert, remove_columns=split.column_names)
+        splits = DatasetDict({name: split.map(convert, remove_columns=columns_of(split))
                               for name, split in splits.items()})
         data_format = "messages"
     if data_format == "messages":
@@ -129,9 +130,11 @@ def prepare(recipe: Recipe) -> Prepared:
     if data_format == "prompt-completion" and "assistant_only_loss" not in recipe.training:
         args.assistant_only_loss = False  # the completion mask does that job for this format
     evaluate_only_with_validation(args, splits, recipe)
+    if "dataset_num_proc" not in recipe.training:  # TRL tokenizes the conversations
+        args.dataset_num_proc = map_processes(recipe.data, examples(splits["train"]))
 
     tokenizer = load_tokenizer(recipe.model, f"{where}: model", train_texts=strings_in(splits["train"]))
-    if data_format != "prompt-completion" or not isinstance(splits["train"][0]["prompt"], str):
+    if data_format != "prompt-completion" or not isinstance(head(splits["train"], 1)[0]["prompt"], str):
         ensure_chat_template(tokenizer)
     transformers.set_seed(args.seed)
     model = load_model(AutoModelForCausalLM, model_spec, tokenizer, f"{where}: model")
@@ -145,13 +148,13 @@ def prepare(recipe: Recipe) -> Prepared:
 
 
 def describe(prepared: Prepared) -> dict:
-    steps, per_step = optimizer_steps(prepared.args, len(prepared.splits["train"]))
+    steps, per_step = optimizer_steps(prepared.args, examples(prepared.splits["train"]))
     args = prepared.args
     return {**model_facts(prepared.recipe, prepared.model), "data_format": prepared.data_format,
             "loss_on": "assistant turns" if args.assistant_only_loss else
             ("completions" if prepared.data_format == "prompt-completion" else "all tokens"),
             "max_length": args.max_length, "packing": args.packing, "padding_free": args.padding_free,
-            "splits": {name: {"examples": len(split)} for name, split in prepared.splits.items()},
+            "splits": {name: {"examples": examples(split)} for name, split in prepared.splits.items()},
             "optimizer_steps": steps, "examples_per_step": per_step, "output_dir": str(args.output_dir)}
 
 
