@@ -44,3 +44,10 @@ def test_scaling_benchmark_prints_a_table_and_plots(tmp_path):
 def test_setup_cache_benchmark_times_two_runs(tmp_path):
     out = run("setup_cache.py", "training.max_steps=2", "data.limit=32", cwd=tmp_path)
     assert "first run (empty cache)" in out and "second run (cached)" in out and "set-up / training" in out
+
+
+@pytest.mark.slow
+def test_corpus_cleaning_benchmark_prints_rates_for_one_and_two_workers(tmp_path):
+    out = run("corpus_cleaning.py", "--tasks", "2", cwd=tmp_path)
+    assert "in process" in out and "2 tasks, 1 worker" in out and "2 tasks, 2 workers" in out
+    assert out.count("documents/s") == 3

@@ -10,7 +10,8 @@ from toolkit.recipe import Recipe, load_recipe
 from toolkit.run import TrainResult
 from toolkit.tasks import get_task
 
-__all__ = ["train", "check", "predict", "generate", "fill_mask", "score", "evaluate", "report", "compare"]
+__all__ = ["train", "check", "predict", "generate", "fill_mask", "score", "evaluate", "report", "compare",
+           "prepare_corpus_files"]
 
 
 def train(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None = None,
@@ -73,6 +74,33 @@ def compare(first: str | Path, second: str | Path, output: str | Path | None = N
     from toolkit.report import compare_runs
 
     return compare_runs(first, second, Path(output) if output else None)
+
+
+def prepare_corpus_files(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None = None,
+                         output: str | Path | None = None, executor: str = "local", tasks: int | None = None,
+                         workers: int | None = None, slurm: dict | None = None) -> dict:
+    """Clean the recipe's corpus files with the steps of data.clean (its defaults when the recipe has none) as a
+    datatrove pipeline: LocalPipelineExecutor, or executor="slurm" with slurm={"partition": ..., "time": ...,
+    plus cpus_per_task, mem_per_cpu_gb, job_name, qos, venv_path, env_command, sbatch_args}.
+
+    output: the folder (default: training.output_dir + "-corpus"); it receives <split>.jsonl of kept documents
+    (the recipe's text column, ready for a recipe's data.train), datatrove's logs and report.json. tasks and
+    workers override data.clean's. A rerun skips the tasks that completed. Returns the report: documents in and
+    kept, per split too, and each step's removals.
+    """
+    import dataclasses
+
+    from toolkit.corpus import prepare_corpus_files as prepare
+    from toolkit.errors import ToolkitError
+    from toolkit.recipe import CleanSpec
+
+    loaded = load_recipe(recipe, overrides)
+    settings = {key: value for key, value in (("tasks", tasks), ("workers", workers)) if value is not None}
+    loaded.data.clean = dataclasses.replace(loaded.data.clean or CleanSpec(), **settings)
+    if output is None and not loaded.training.get("output_dir"):
+        raise ToolkitError(f"{loaded.source}: prepare-corpus needs an output folder: give one, or training.output_dir.")
+    folder = Path(output) if output else Path(str(loaded.training["output_dir"]) + "-corpus")
+    return prepare(loaded, folder, executor, slurm)
 
 
 def _merge(overrides, kwargs) -> dict | list | None:
