@@ -50,3 +50,10 @@ def test_setup_cache_benchmark_times_two_runs(tmp_path):
 def test_streaming_memory_benchmark_compares_peak_memory(tmp_path):
     out = run("streaming_memory.py", "--documents", "20", "--times", "2", cwd=tmp_path)
     assert "streamed: peak RSS 2x ÷ 1x" in out and "read whole: peak RSS 2x ÷ 1x" in out
+
+
+@pytest.mark.slow
+def test_corpus_cleaning_benchmark_prints_rates_for_one_and_two_workers(tmp_path):
+    out = run("corpus_cleaning.py", "--tasks", "2", cwd=tmp_path)
+    assert "in process" in out and "2 tasks, 1 worker" in out and "2 tasks, 2 workers" in out
+    assert out.count("documents/s") == 3

@@ -67,6 +67,7 @@ def test_shards_refuse_another_tokenizer_block_size_or_task(tmp_path, corpus):
         assert message in str(caught.value)
 
 
+@pytest.mark.slow
 def test_the_command_writes_nothing_over_a_folder_in_use(tmp_path, corpus):
     train, validation = corpus
     path = tmp_path / "recipe.json"
@@ -77,3 +78,22 @@ def test_the_command_writes_nothing_over_a_folder_in_use(tmp_path, corpus):
     done = subprocess.run([sys.executable, "-m", "toolkit", "tokenize", str(path), "--output", str(occupied)],
                           capture_output=True, text=True)
     assert done.returncode == 2 and "not empty" in done.stderr and (occupied / "keep.txt").read_text() == "mine"
+
+
+def test_corpus_preparation_can_end_with_the_kept_documents_token_shards(tmp_path, corpus):
+    train, validation = corpus
+    prepared = tmp_path / "prepared"
+    cleaning = {**recipe(tmp_path, "unused", train, validation, {"vocab_size": 300}),
+                "data": {"train": train, "validation": validation, "max_length": 64,
+                         "clean": {"language": None, "near_dedup": False}}}
+    report = toolkit.prepare_corpus_files(cleaning, output=prepared, tokenize=True)
+    kept = recipe(tmp_path, "unused", str(prepared / "train.jsonl"), str(prepared / "validation.jsonl"),
+                  {"vocab_size": 300})
+    by_hand = toolkit.tokenize(kept, tmp_path / "by-hand")
+    assert report["documents_kept"] < report["documents_in"]  # something was cleaned out
+    assert report["tokens"]["splits"] == by_hand["splits"]
+    import pyarrow.parquet as pq
+
+    for split in ("train", "validation"):
+        assert pq.read_table(prepared / "tokens" / split / "00000.parquet").equals(
+            pq.read_table(tmp_path / "by-hand" / split / "00000.parquet"))

@@ -10,7 +10,8 @@ from toolkit.recipe import Recipe, load_recipe
 from toolkit.run import TrainResult
 from toolkit.tasks import get_task
 
-__all__ = ["train", "check", "predict", "generate", "fill_mask", "score", "evaluate", "report", "compare", "tokenize"]
+__all__ = ["train", "check", "predict", "generate", "fill_mask", "score", "evaluate", "report", "compare",
+           "prepare_corpus_files", "tokenize"]
 
 
 def train(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None = None,
@@ -75,20 +76,66 @@ def compare(first: str | Path, second: str | Path, output: str | Path | None = N
     return compare_runs(first, second, Path(output) if output else None)
 
 
+def prepare_corpus_files(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None = None,
+                         output: str | Path | None = None, executor: str = "local", tasks: int | None = None,
+                         workers: int | None = None, slurm: dict | None = None, tokenize: bool = False) -> dict:
+    """Clean the recipe's corpus files with the steps of data.clean (its defaults when the recipe has none) as a
+    datatrove pipeline: LocalPipelineExecutor, or executor="slurm" with slurm={"partition": ..., "time": ...,
+    plus cpus_per_task, mem_per_cpu_gb, job_name, qos, venv_path, env_command, sbatch_args}.
+
+    output: the folder (default: training.output_dir + "-corpus"); it receives <split>.jsonl of kept documents
+    (the recipe's text column, ready for a recipe's data.train), datatrove's logs and report.json. tasks and
+    workers override data.clean's. A rerun skips the tasks that completed. Returns the report: documents in and
+    kept, per split too, and each step's removals. tokenize: end by writing the kept documents' token shards in
+    OUTPUT/tokens, as `tokenize` would from a recipe reading the kept files (pretrain and mlm recipes).
+    """
+    import dataclasses
+
+    from toolkit.corpus import prepare_corpus_files as prepare
+    from toolkit.errors import ToolkitError
+    from toolkit.recipe import CleanSpec
+
+    loaded = load_recipe(recipe, overrides)
+    settings = {key: value for key, value in (("tasks", tasks), ("workers", workers)) if value is not None}
+    # read whole: every document goes into datatrove's input shards once (a training stream is read many times)
+    loaded.data = dataclasses.replace(loaded.data, streaming=False,
+                                      clean=dataclasses.replace(loaded.data.clean or CleanSpec(), **settings))
+    if output is None and not loaded.training.get("output_dir"):
+        raise ToolkitError(f"{loaded.source}: prepare-corpus needs an output folder: give one, or training.output_dir.")
+    folder = Path(output) if output else Path(str(loaded.training["output_dir"]) + "-corpus")
+    separator = tokenizing_separator(loaded) if tokenize else None
+    report = prepare(loaded, folder, executor, slurm)
+    if tokenize and "submitted" not in report:
+        from toolkit.language_models import tokenize_corpus
+
+        kept = {name: str(folder / f"{name}.jsonl") for name in ("train", "validation", "test")
+                if (folder / f"{name}.jsonl").is_file()}
+        cleaned = dataclasses.replace(loaded, data=dataclasses.replace(loaded.data, clean=None, mixture=None,
+                                                                       name=None, **kept))
+        report["tokens"] = tokenize_corpus(cleaned, folder / "tokens", separator, overwrite=True)
+    return report
+
+
 def tokenize(recipe: str | Path | dict | Recipe, output: str | Path, overrides: list[str] | dict | None = None,
              overwrite: bool = False, **kwargs) -> dict:
     """Tokenize a pretrain or mlm recipe's corpus once into token shards in `output` (toolkit.token_shards):
     the blocks training would cut, and the tokenizer. A recipe with data.train: OUTPUT/train and
     model.tokenizer: OUTPUT/tokenizer then trains on them without tokenizing again. Returns what was written."""
-    from toolkit.errors import ToolkitError
     from toolkit.language_models import tokenize_corpus
 
     loaded = load_recipe(recipe, _merge(overrides, kwargs))
-    separator = getattr(get_task(loaded.task, loaded.source), "SEPARATOR", None)
+    return tokenize_corpus(loaded, Path(output), tokenizing_separator(loaded), overwrite)
+
+
+def tokenizing_separator(recipe: Recipe) -> str:
+    """The token that ends each document in a task's blocks; only tasks that train on blocks have one."""
+    from toolkit.errors import ToolkitError
+
+    separator = getattr(get_task(recipe.task, recipe.source), "SEPARATOR", None)
     if separator is None:
-        raise ToolkitError(f"{loaded.source}: tokenize writes token blocks for pretrain and mlm; this recipe's task "
-                           f"is {loaded.task}.")
-    return tokenize_corpus(loaded, Path(output), separator, overwrite)
+        raise ToolkitError(f"{recipe.source}: token shards are blocks for pretrain and mlm; this recipe's task is "
+                           f"{recipe.task}.")
+    return separator
 
 
 def _merge(overrides, kwargs) -> dict | list | None:

@@ -91,6 +91,28 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--overwrite", action="store_true", help="replace a finished run in output_dir")
         sub.add_argument("--resume", action="store_true", help="continue from the last checkpoint in output_dir")
 
+    corpus = commands.add_parser(
+        "prepare-corpus", help="clean a recipe's corpus files (data.clean) with datatrove, locally or on Slurm",
+        description="Runs data.clean's steps (language, quality filters, exact and near duplicates) over the "
+                    "recipe's train/validation/test files as a datatrove pipeline and writes the kept documents, "
+                    "one <split>.jsonl each, with datatrove's logs and report.json. A rerun skips finished tasks.")
+    corpus.add_argument("recipe")
+    corpus.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
+    corpus.add_argument("--output", help="the folder to write (default: training.output_dir + '-corpus')")
+    corpus.add_argument("--executor", choices=["local", "slurm"], default="local")
+    corpus.add_argument("--tasks", type=int, help="shards of the corpus (default: data.clean.tasks)")
+    corpus.add_argument("--workers", type=int, help="tasks run at once (default: data.clean.workers)")
+    corpus.add_argument("--tokenize", action="store_true", help="end by writing the kept documents' token shards "
+                                                                 "(OUTPUT/tokens, as `toolkit tokenize` writes them)")
+    slurm = corpus.add_argument_group("slurm", "for --executor slurm (datatrove's SlurmPipelineExecutor)")
+    slurm.add_argument("--partition")
+    slurm.add_argument("--time", help="each job's time limit, e.g. 2:00:00")
+    slurm.add_argument("--cpus-per-task", type=int)
+    slurm.add_argument("--mem-per-cpu-gb", type=int)
+    slurm.add_argument("--qos")
+    slurm.add_argument("--job-name")
+    slurm.add_argument("--venv-path", help="an activate script the jobs source (default: this environment's)")
+
     fill = commands.add_parser("fill-mask", help="predict the [MASK] token with a trained mlm model")
     fill.add_argument("model_dir")
     fill.add_argument("texts", nargs="+")
@@ -110,6 +132,15 @@ def run(args: argparse.Namespace) -> int:
     elif args.command == "check":
         facts = api.check(args.recipe, with_flags(args))
         print(yaml.safe_dump({"would run": facts}, sort_keys=False, allow_unicode=True), end="")
+    elif args.command == "prepare-corpus":
+        names = ("partition", "time", "cpus_per_task", "mem_per_cpu_gb", "qos", "job_name", "venv_path")
+        slurm = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+        if slurm and args.executor != "slurm":
+            raise ToolkitError(f"prepare-corpus: --{next(iter(slurm)).replace('_', '-')} is a Slurm option; add "
+                               f"--executor slurm.")
+        facts = api.prepare_corpus_files(args.recipe, args.overrides, args.output, args.executor, args.tasks,
+                                         args.workers, slurm if args.executor == "slurm" else None, args.tokenize)
+        print(yaml.safe_dump(facts, sort_keys=False, allow_unicode=True), end="")
     elif args.command == "tokenize":
         summary = api.tokenize(args.recipe, args.output, list(args.overrides), overwrite=args.overwrite)
         print(yaml.safe_dump({"tokenized": summary}, sort_keys=False, allow_unicode=True), end="")
@@ -218,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     # Overrides may come after flags (`train R --overwrite training.seed=1`), which argparse alone refuses.
     args, extra = parser.parse_known_args(argv)
     stray = [item for item in extra if "=" not in item or item.startswith("-")]
-    if stray or (extra and args.command not in ("train", "check", "launch", "tokenize")):
+    if stray or (extra and args.command not in ("train", "check", "launch", "prepare-corpus", "tokenize")):
         parser.error(f"unrecognized arguments: {' '.join(stray or extra)}")
     if extra:
         args.overrides = list(args.overrides) + extra

