@@ -95,6 +95,8 @@ def test_the_mix_is_printed_and_kept_in_the_lineage_and_model_card(tmp_path, cap
     ({"data.mixture.datasets": [{"id": "A", "weight": 0}]}, "datasets[0].weight: 0 must be a number above 0"),
     ({"data.mixture.datasets": [{"path": "a.jsonl"}]}, "a source is a mapping with at least an id"),
     ({"data.mixture.datasets": [{"id": "A", "wieght": 1}]}, "unknown key 'wieght' (did you mean 'weight'?)"),
+    ({"data.mixture.datasets": [{"id": "A", "weight": 1.5}], "data.split": {"validation": 0.1, "test": 0}},
+     "copies of one row would sit in train and in validation"),
 ])
 def test_a_bad_mixture_is_refused_before_any_file_is_read(tmp_path, change, message):
     recipe = {"task": "classification", "model": dict(TINY_BERT),

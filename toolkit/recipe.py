@@ -316,6 +316,12 @@ def check_mixture(spec: DataSpec, where: str) -> None:
                                f"rows taken; above 1, whole copies and a share).")
         sources.append(source)
     mixture.datasets = sources
+    repeated = [source.id for source in sources if source.weight > 1]
+    carved = [name for name in ("validation", "test") if spec.split and getattr(spec.split, name) and not getattr(spec, name)]
+    if repeated and carved:
+        raise ToolkitError(f"{where}.split: {carved[0]} would be carved from a mixture that repeats rows of "
+                           f"{repeated[0]} (weight above 1), so copies of one row would sit in train and in "
+                           f"{carved[0]}. Give data.{carved[0]} its own file, or keep the weights at 1 or below.")
 
 
 def recipe_text(recipe: Recipe) -> str:
