@@ -11,6 +11,7 @@ from conftest import ROOT, TINY_GPT2, write_jsonl
 
 CORPUS = ROOT / "toolkit" / "assets" / "pydoc_corpus.jsonl"
 INSTRUCTIONS = ROOT / "toolkit" / "assets" / "toy_instructions.jsonl"
+PAIRS = ROOT / "toolkit" / "assets" / "toy_preferences.jsonl"
 
 
 def losses(result) -> list[float]:
@@ -67,7 +68,7 @@ def test_streamed_sft_takes_the_steps_of_the_same_file_read_whole(tmp_path):
 
 @pytest.mark.parametrize("change, message", [
     ({"training.max_steps": None}, "data.streaming needs training.max_steps"),
-    ({"task": "classification"}, "data.streaming applies to pretrain, mlm, sft"),
+    ({"task": "classification"}, "data.streaming applies to pretrain, mlm, sft, dpo, reward"),
     ({"data.clean": {}}, "Clean it once with `toolkit prepare-corpus`"),
     ({"data.validation": None, "data.split": {"validation": 0.1, "test": 0}},
      "data.split would carve validation out of train"),
@@ -76,3 +77,21 @@ def test_what_a_stream_cannot_do_is_refused_when_the_recipe_is_read(tmp_path, ch
     with pytest.raises(toolkit.ToolkitError) as caught:
         toolkit.check(pretrain_recipe(tmp_path, "refused", streaming=True), change)
     assert message in str(caught.value)
+
+
+def pairs_recipe(tmp_path, task: str, name: str, **data) -> dict:
+    rows = [json.loads(line) for line in PAIRS.read_text(encoding="utf-8").splitlines()]
+    return {"task": task, "model": dict(TINY_GPT2),
+            "data": {"train": str(write_jsonl(tmp_path / "pairs_train.jsonl", rows[:32])),
+                     "validation": str(write_jsonl(tmp_path / "pairs_validation.jsonl", rows[32:40])),
+                     "max_length": 64, **data},
+            "training": {"output_dir": str(tmp_path / name), "max_steps": 6, "per_device_train_batch_size": 4,
+                         "learning_rate": 1e-3, "logging_steps": 1, "disable_tqdm": True, "seed": 0,
+                         "train_sampling_strategy": "sequential", "eval_strategy": "no"}}
+
+
+@pytest.mark.parametrize("task", ["dpo", "reward"])
+def test_streamed_preference_pairs_take_the_steps_of_the_same_file_read_whole(tmp_path, task):
+    whole = toolkit.train(pairs_recipe(tmp_path, task, "whole"))
+    streamed = toolkit.train(pairs_recipe(tmp_path, task, "streamed", streaming=True))
+    assert losses(streamed) == pytest.approx(losses(whole), abs=1e-4) and len(losses(whole)) == 6

@@ -31,6 +31,7 @@ from toolkit.run_folder import check_output_dir, clear_output_dir
 from toolkit.trainer_args import build_training_args, evaluate_only_with_validation
 from toolkit.progress import announce, say
 from toolkit.run import TrainResult, finish_run, save_model, train_loss, train_model
+from toolkit.streaming import column_values, columns_of, examples, head
 
 
 SHAPES = {"explicit": ("prompt", "chosen", "rejected"), "instruction": ("instruction", "chosen", "rejected"),
@@ -51,7 +52,7 @@ def detect(columns: list[str], where: str, unpaired: bool) -> str:
 
 def require_bool_labels(splits: DatasetDict, where: str) -> None:
     for name, split in splits.items():
-        for row, label in enumerate(split["label"]):
+        for row, label in enumerate(column_values(split, "label")):
             if not isinstance(label, bool):
                 raise ToolkitError(f"{where}: split '{name}' row {row + 1}: 'label' must be true (desirable) or false "
                                    f"(undesirable), got {label!r}.")
@@ -62,7 +63,7 @@ def load_pairs(recipe: Recipe, conversational: bool, unpaired: bool = False) -> 
     unpaired: also accept prompt + completion + label rows (KTO)."""
     where = f"{recipe.source}: data"
     splits = read_splits(recipe)
-    shape = detect(splits["train"].column_names, where, unpaired)
+    shape = detect(columns_of(splits["train"]), where, unpaired)
     needed = SHAPES[shape]
     require_columns(splits, {f"{c} column": c for c in needed}, where)
     require_values(splits, [c for c in needed if c != "label"], where)
@@ -92,7 +93,7 @@ def load_pairs(recipe: Recipe, conversational: bool, unpaired: bool = False) -> 
     keep = ["prompt", *replies] if shape != "implicit" else list(replies)
     if shape == "unpaired":
         keep.append("label")
-    converted = DatasetDict({name: split.map(convert, remove_columns=split.column_names).select_columns(keep)
+    converted = DatasetDict({name: split.map(convert, remove_columns=columns_of(split)).select_columns(keep)
                              for name, split in splits.items()})
     return finish_splits(converted, recipe), shape
 
@@ -111,12 +112,12 @@ def prepare_pairs(recipe: Recipe, config_class, defaults: dict, unpaired: bool =
     else:
         tokenizer = load_tokenizer(recipe.model, f"{where}: model")
         splits, shape = load_pairs(recipe, conversational=bool(tokenizer.chat_template), unpaired=unpaired)
-    first = splits["train"][0]
+    first = head(splits["train"], 1)[0]
     if isinstance(first.get("chosen", first.get("completion")), list):
         ensure_chat_template(tokenizer)  # conversations given as such need a template, ChatML by default
     evaluate_only_with_validation(args, splits, recipe)
     if "dataset_num_proc" not in recipe.training:  # TRL tokenizes the pairs
-        args.dataset_num_proc = map_processes(recipe.data, len(splits["train"]))
+        args.dataset_num_proc = map_processes(recipe.data, examples(splits["train"]))
     transformers.set_seed(args.seed)
     return args, splits, shape, tokenizer
 

@@ -130,7 +130,7 @@ class DataSpec:
     limit: int | None = None  # keep at most this many rows per split (quick trials)
     clean: CleanSpec | None = None  # pretraining corpora: filter and deduplicate before tokenizing
     mixture: MixtureSpec | None = None  # several datasets as the train split, instead of train or name
-    streaming: bool = False  # pretrain, mlm, sft: read train lazily (toolkit.streaming); needs training.max_steps
+    streaming: bool = False  # pretrain, mlm, sft, dpo, reward: read train lazily (toolkit.streaming); needs max_steps
     num_proc: int | None = None  # processes for tokenizing and mapping; null: chosen from the machine (data.map_processes)
 
 

@@ -17,6 +17,7 @@ import torch
 from toolkit.errors import ToolkitError
 from toolkit.per_example import full_precision_forward
 from toolkit.run_folder import require_model_folder
+from toolkit.streaming import is_stream
 
 
 def joined_prompt(prompt: str) -> str:
@@ -47,7 +48,7 @@ def tokenize_pairs(split, tokenizer, max_length: int | None):
         return {"chosen_ids": reward_ids(tokenizer, prompt, row["chosen"], max_length),
                 "rejected_ids": reward_ids(tokenizer, prompt, row["rejected"], max_length)}
 
-    return split.map(encode, desc="tokenizing pairs for the reward model")
+    return split.map(encode) if is_stream(split) else split.map(encode, desc="tokenizing pairs for the reward model")
 
 
 @torch.no_grad()

@@ -15,7 +15,7 @@ from datasets import Dataset, IterableDataset
 
 from toolkit.errors import ToolkitError
 
-STREAMED_TASKS = ("pretrain", "mlm", "sft")
+STREAMED_TASKS = ("pretrain", "mlm", "sft", "dpo", "reward")  # the TRL trainers that take an IterableDataset
 PEEK = 100  # rows at the head of a stream checked before training; the rest are read as training goes
 
 

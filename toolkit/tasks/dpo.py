@@ -19,6 +19,7 @@ from toolkit.recipe import Recipe
 from toolkit.trainer_args import optimizer_steps
 from toolkit.progress import model_facts
 from toolkit.run import TrainResult, eval_datasets, evaluated_splits
+from toolkit.streaming import examples
 
 CONFIG_CLASS = DPOConfig
 METHOD = "direct preference optimisation (TRL DPOTrainer)"
@@ -49,11 +50,11 @@ def prepare(recipe: Recipe) -> Prepared:
 
 
 def describe(prepared: Prepared) -> dict:
-    steps, per_step = optimizer_steps(prepared.args, len(prepared.splits["train"]))
+    steps, per_step = optimizer_steps(prepared.args, examples(prepared.splits["train"]))
     return {**model_facts(prepared.recipe, prepared.model), "pairs": prepared.shape,
             "reference": "adapter disabled (LoRA)" if prepared.reference is None else "frozen copy of the start",
             "loss_type": prepared.args.loss_type, "beta": prepared.args.beta,
-            "splits": {name: {"pairs": len(split)} for name, split in prepared.splits.items()},
+            "splits": {name: {"pairs": examples(split)} for name, split in prepared.splits.items()},
             "optimizer_steps": steps, "examples_per_step": per_step, "output_dir": str(prepared.args.output_dir)}
 
 

@@ -22,6 +22,7 @@ from toolkit.reward_model import tokenize_pairs
 from toolkit.trainer_args import optimizer_steps
 from toolkit.progress import model_facts
 from toolkit.run import TrainResult, eval_datasets
+from toolkit.streaming import examples, head
 
 CONFIG_CLASS = RewardConfig
 METHOD = "a reward model from preference pairs (TRL RewardTrainer)"
@@ -54,10 +55,10 @@ def prepare(recipe: Recipe) -> Prepared:
 
 
 def describe(prepared: Prepared) -> dict:
-    steps, per_step = optimizer_steps(prepared.args, len(prepared.splits["train"]))
+    steps, per_step = optimizer_steps(prepared.args, examples(prepared.splits["train"]))
     return {**model_facts(prepared.recipe, prepared.model), "pairs": prepared.shape,
-            "conversational": isinstance(prepared.splits["train"][0]["chosen"], list),
-            "splits": {name: {"pairs": len(split)} for name, split in prepared.splits.items()},
+            "conversational": isinstance(head(prepared.splits["train"], 1)[0]["chosen"], list),
+            "splits": {name: {"pairs": examples(split)} for name, split in prepared.splits.items()},
             "optimizer_steps": steps, "examples_per_step": per_step, "output_dir": str(prepared.args.output_dir)}
 
 
