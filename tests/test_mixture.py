@@ -116,3 +116,20 @@ def test_sources_with_different_columns_are_named(tmp_path):
         read_splits(load_recipe(recipe))
     assert "datasets[1] has columns message, label" in str(caught.value) and "Give each source `columns`" \
         in str(caught.value)
+
+
+def test_a_source_can_be_a_dataset_repository_folder_read_as_the_hub_reads_it(tmp_path):
+    """A hub dataset's files, as `huggingface-cli download` leaves them: datasets.load_dataset(id, split=...) reads
+    the folder as it reads the hub, train and test split files included."""
+    repository = tmp_path / "repository" / "data"
+    repository.mkdir(parents=True)
+    rows = [{"text": r["text"], "label": r["label"]} for r in toy_rows()[:60]]
+    write_jsonl(repository / "train-00000.jsonl", rows[:40])
+    write_jsonl(repository / "test-00000.jsonl", rows[40:])
+    a = write_jsonl(tmp_path / "a.jsonl", rows[:10])
+    recipe = {"task": "classification", "model": dict(TINY_BERT),
+              "data": {"mixture": {"datasets": [{"id": str(a)},
+                                                {"id": str(repository.parent), "split": "test", "weight": 0.5}]}},
+              "training": {"output_dir": str(tmp_path / "r"), "seed": 0}}
+    train = read_splits(load_recipe(recipe))["train"].to_list()
+    assert len(train) == 10 + 10 and all(row in rows[40:] for row in train if row not in rows[:10])

@@ -89,7 +89,8 @@ class CleanSpec:
 class MixtureSource:
     """One dataset of a mixture, in alignment-handbook's `dataset_mixture` words."""
 
-    id: str  # a local file (json, jsonl, csv, tsv, parquet, txt) or save_to_disk folder, or a hub dataset id
+    id: str  # a local file (json, jsonl, csv, tsv, parquet, txt), a folder (save_to_disk, or a dataset
+    # repository's data files, read as the hub reads them), or a hub dataset id
     config: str | None = None  # the hub dataset's configuration
     split: str = "train"  # the split to read, slices included: "train[:1000]", "train[10%:]"
     columns: list | dict | None = None  # keep these columns (a list), or keep and rename ({its name: recipe's name})

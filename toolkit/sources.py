@@ -25,11 +25,10 @@ def load_file(spec: str, where: str, sample_by: str = "line", split: str = "trai
                            f"dataset id under data.name.")
     if is_shard_folder(path):
         return read_shards(path, streaming)
+    if path.is_dir() and not is_saved_dataset(path):  # a dataset repository's files, as the hub lays them out
+        return load_hub(str(path), None, where, split=split, streaming=streaming)
     if path.is_dir():
-        try:
-            loaded = datasets.load_from_disk(str(path))
-        except FileNotFoundError as error:
-            raise ToolkitError(f"{where}: folder '{path}' is not a dataset saved with save_to_disk.") from error
+        loaded = datasets.load_from_disk(str(path))
         if streaming:
             loaded = loaded.to_iterable_dataset() if isinstance(loaded, Dataset) else DatasetDict(
                 {name: part.to_iterable_dataset() for name, part in loaded.items()})
@@ -68,6 +67,11 @@ def load_file(spec: str, where: str, sample_by: str = "line", split: str = "trai
         datasets.enable_progress_bars()
 
 
+def is_saved_dataset(folder: Path) -> bool:
+    """A save_to_disk folder: a Dataset's state file, or a DatasetDict's list of splits."""
+    return (folder / "state.json").is_file() or (folder / "dataset_dict.json").is_file()
+
+
 def without_blank_documents(rows: Dataset, path: Path, where: str) -> Dataset:
     """A blank line (or a whitespace-only paragraph) is no document: kept, it would become an EOS-only one."""
     kept = [index for index, text in enumerate(rows["text"]) if text.strip()]
@@ -101,6 +105,10 @@ def load_hub(name: str, config: str | None, where: str, split: str | None = None
     try:
         loaded = datasets.load_dataset(name, config, split=split, streaming=streaming)
     except Exception as error:
+        if Path(name).is_dir():
+            raise ToolkitError(f"{where}: could not read folder '{name}' ({type(error).__name__}: {error}). A folder "
+                               f"is read as a save_to_disk dataset, or as a dataset repository's data files "
+                               f"(json, csv, parquet, txt).") from error
         raise ToolkitError(f"{where}: could not load hub dataset '{name}' ({type(error).__name__}: "
                            f"{error}). Without a network, download it first or use local files.") from error
     if split is None and "validation" not in loaded and "valid" in loaded:
