@@ -49,7 +49,14 @@ def equivalence_recipe(task: str, tmp_path: Path, name: str, per_device: int, ac
                 "gradient_accumulation_steps": accumulation, "learning_rate": 1e-3, "logging_steps": 1,
                 "train_sampling_strategy": "random", "eval_strategy": "no", "disable_tqdm": True, "seed": 0,
                 "bf16": False}  # the comparison is of DDP's arithmetic, in fp32
-    if task == "classification":
+    streamed = task.endswith("-streamed")  # train read as a stream, in file order: each rank takes its share
+    task = task.removesuffix("-streamed")
+    if streamed:
+        training["train_sampling_strategy"] = "sequential"
+    if task == "pretrain":
+        recipe = {"task": "pretrain", "model": model, "training": training,
+                  "data": {"train": str(ROOT / "toolkit/assets/pydoc_corpus.jsonl"), "max_length": 32}}
+    elif task == "classification":
         recipe = classification_recipe(tmp_path, model, **training)
         recipe["data"] = {"train": str(write_jsonl(tmp_path / "cls.jsonl", toy_rows()[:200])), "max_length": 32}
     elif task == "sft":
@@ -59,11 +66,12 @@ def equivalence_recipe(task: str, tmp_path: Path, name: str, per_device: int, ac
         training.update(disable_dropout=True)
         recipe = {"task": "dpo", "model": model, "training": training,
                   "data": {"train": str(ROOT / "toolkit/assets/toy_preferences.jsonl"), "max_length": 48}}
+    recipe["data"]["streaming"] = streamed
     return recipe
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("task", ["classification", "sft", "dpo"])
+@pytest.mark.parametrize("task", ["classification", "sft", "dpo", "pretrain-streamed", "sft-streamed"])
 def test_two_processes_match_one_process_with_the_same_global_batch(task, tmp_path):
     one = launch("cpu.yaml", equivalence_recipe(task, tmp_path, "one", per_device=8), tmp_path)
     two = launch("multi-process-cpu.yaml", equivalence_recipe(task, tmp_path, "two", per_device=4), tmp_path)
