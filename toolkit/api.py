@@ -32,11 +32,15 @@ def train(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None
     return get_task(loaded.task, loaded.source).train(loaded)
 
 
-def check(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None = None, **kwargs) -> dict | list:
+def check(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None = None, show: int = 0,
+          **kwargs) -> dict | list:
     """Validate everything `train` would (recipe, data, labels, model) and say what would run, without training
     and without writing anything: `output` says what train would do with the output folder (write a new run,
     refuse a finished one, replace it with overwrite, continue it with resume). For a pipeline file: a list,
-    one entry per stage."""
+    one entry per stage.
+
+    show: also return the first `show` training examples as the trainer will see them (`examples`: each one's
+    tokens, which of them carry loss, what max_length cut; toolkit.trained_view.render prints one)."""
     from toolkit.pipeline import check_pipeline, is_pipeline
 
     if is_pipeline(recipe):
@@ -49,7 +53,17 @@ def check(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None
     task = get_task(loaded.task, loaded.source)
     plan = folder_plan(loaded)[0]  # read-only: what train would do with the folder, never a refusal here
     prepared = task.prepare(loaded)
-    return {**task.describe(prepared), "output": plan, "settings": chosen_settings(prepared.args, loaded)}
+    facts = {**task.describe(prepared), "output": plan, "settings": chosen_settings(prepared.args, loaded)}
+    if show:
+        if not hasattr(task, "examples"):
+            from toolkit.errors import ToolkitError
+
+            raise ToolkitError(f"{loaded.source}: --show prints examples for classification, sft and dpo; task "
+                               f"'{loaded.task}' does not have it yet.")
+        from toolkit.trained_view import as_dict
+
+        facts["examples"] = [as_dict(example, prepared.tokenizer) for example in task.examples(prepared, show)]
+    return facts
 
 
 def evaluate(run_dir: str | Path, data: str | Path | None = None, splits: list[str] | None = None,

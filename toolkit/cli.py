@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate a recipe and print what would run, without training")
     check.add_argument("recipe")
     check.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
+    check.add_argument("--show", type=int, default=0, metavar="N",
+                       help="print the first N training examples as the trainer sees them: tokens, which carry loss, "
+                            "what max_length cuts")
 
     tokenize = commands.add_parser("tokenize", help="write a pretrain/mlm recipe's token blocks as shards, to train "
                                                      "on many times without tokenizing again")
@@ -130,8 +133,11 @@ def run(args: argparse.Namespace) -> int:
     elif args.command == "launch":
         return launch_checked(args)
     elif args.command == "check":
-        facts = api.check(args.recipe, with_flags(args))
+        facts = api.check(args.recipe, with_flags(args), show=args.show)
+        shown = facts.pop("examples", None) if isinstance(facts, dict) else None
         print(yaml.safe_dump({"would run": facts}, sort_keys=False, allow_unicode=True), end="")
+        if shown is not None:
+            print_examples(shown)
     elif args.command == "prepare-corpus":
         names = ("partition", "time", "cpus_per_task", "mem_per_cpu_gb", "qos", "job_name", "venv_path")
         slurm = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
@@ -178,6 +184,16 @@ def run(args: argparse.Namespace) -> int:
         for text, output in zip(args.texts, api.fill_mask(args.model_dir, args.texts, args.top_k), strict=True):
             print(json.dumps({"text": text, "predictions": output}, ensure_ascii=False))
     return 0
+
+
+def print_examples(shown: list[dict]) -> None:
+    """Examples as the trainer sees them: colour on a terminal, [[ ]] around trained tokens otherwise."""
+    from toolkit.trained_view import legend, render
+
+    colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    print(f"\nexamples as the trainer sees them ({legend(colour)}):")
+    for example in shown:
+        print(render(example, colour))
 
 
 def with_flags(args: argparse.Namespace) -> list[str]:

@@ -184,6 +184,17 @@ def plan_split(splits: DatasetDict, spec: DataSpec, seed: int, where: str) -> Sp
     return SplitPlan(wanted, shuffle, seed, given, documents=examples(splits["train"]))
 
 
+def carved_by_split(recipe: Recipe, name: str) -> bool:
+    """Whether split `name` is drawn from train by data.split, its rows in another order than its file's: train
+    whenever something was carved from it at random, a held-out split whenever it has no file."""
+    spec = recipe.data
+    shares = {held: getattr(spec.split, held) if spec.split else 0 for held in ("validation", "test")}
+    carved = [held for held, share in shares.items() if share and not getattr(spec, held)]
+    if name == "train":
+        return bool(carved) and (spec.split.shuffle if spec.split else True)
+    return name in carved
+
+
 def carve_splits(splits: DatasetDict, spec: DataSpec, seed: int, where: str) -> DatasetDict:
     plan = plan_split(splits, spec, seed, where)
     return DatasetDict({**splits, **plan.carve(splits["train"])}) if plan.shares else splits

@@ -176,6 +176,19 @@ def max_positions(model) -> int | None:
     return getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", None)
 
 
+def positions_before_loading(spec: ModelSpec, where: str) -> int | None:
+    """max_positions from the model's config alone, so data can be checked against it before the weights load."""
+    if spec.architecture:
+        try:
+            config = AutoConfig.for_model(spec.architecture, **spec.config)
+        except (ValueError, TypeError, KeyError):
+            return None  # load_model says what is wrong with the config
+    else:
+        config = _from_pretrained(AutoConfig.from_pretrained, spec.name_or_path, f"{where}.name_or_path", "config",
+                                  revision=spec.revision, trust_remote_code=spec.trust_remote_code)
+    return getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", None)
+
+
 def set_generation_tokens(model, tokenizer) -> None:
     """Generation stops at the end-of-turn token (and EOS) and pads with the real pad token."""
     from toolkit.chat import end_of_turn_ids

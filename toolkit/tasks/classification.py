@@ -122,6 +122,14 @@ def prepare(recipe: Recipe) -> Prepared:
     return Prepared(recipe, args, tokenized, tokenizer, model, names, max_length)
 
 
+def examples(prepared: Prepared, count: int) -> list:
+    """The first `count` training examples as the model reads them, with their labels (toolkit check --show)."""
+    from toolkit.trained_view import classification_examples
+
+    train = prepared.splits["train"]
+    return classification_examples(train.select(range(min(count, len(train)))), "train", prepared.label_names)
+
+
 def describe(prepared: Prepared) -> dict:
     """What would run: the numbers `toolkit check` prints."""
     steps, per_step = optimizer_steps(prepared.args, len(prepared.splits["train"]))

@@ -8,9 +8,9 @@ Reports, before and after, the implicit reward accuracy (chosen above rejected) 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from datasets import DatasetDict
+from datasets import Dataset, DatasetDict
 from trl import DPOConfig, DPOTrainer
 
 from toolkit.preferences import PairReport, evaluate_pairs, load_policy, prepare_pairs, train_pair_task
@@ -19,7 +19,10 @@ from toolkit.recipe import Recipe
 from toolkit.trainer_args import optimizer_steps
 from toolkit.progress import model_facts
 from toolkit.run import TrainResult, eval_datasets, evaluated_splits
-from toolkit.streaming import examples
+from toolkit.streaming import PEEK, head, is_stream
+from toolkit.streaming import examples as examples_in
+from toolkit.data import carved_by_split
+from toolkit.trained_view import TrainedExample, nothing_to_learn, pair_examples
 
 CONFIG_CLASS = DPOConfig
 METHOD = "direct preference optimisation (TRL DPOTrainer)"
@@ -41,21 +44,41 @@ class Prepared:
     model: object
     reference: object | None  # None with LoRA: the adapter switched off is the reference
     shape: str
+    warnings: list = field(default_factory=list)  # e.g. a few pairs with no token of loss
 
 
 def prepare(recipe: Recipe) -> Prepared:
     args, splits, shape, tokenizer = prepare_pairs(recipe, CONFIG_CLASS, DEFAULTS)
+    warnings = [warning for name, split in splits.items()
+                if (warning := nothing_to_learn(pairs_seen(split, name, args, tokenizer), f"{recipe.source}: data",
+                                                name, LOSS_FIX, carved_by_split(recipe, name)))]
     model, reference = load_policy(recipe, tokenizer)
-    return Prepared(recipe, args, splits, tokenizer, model, reference, shape)
+    return Prepared(recipe, args, splits, tokenizer, model, reference, shape, warnings)
+
+
+LOSS_FIX = "Raise data.max_length (or training.max_length) or shorten those prompts."
+
+
+def pairs_seen(split, name: str, args, tokenizer, count: int | None = None) -> list[TrainedExample]:
+    """Pairs as DPOTrainer will see them (all, or the first `count`; a stream's first rows)."""
+    rows = Dataset.from_list(head(split, count or PEEK)) if is_stream(split) else (
+        split.select(range(min(count, len(split)))) if count else split)
+    return pair_examples(rows, name, args, tokenizer, DPOTrainer)
+
+
+def examples(prepared: Prepared, count: int) -> list[TrainedExample]:
+    """The first `count` training pairs as the trainer will see them (toolkit check --show)."""
+    return pairs_seen(prepared.splits["train"], "train", prepared.args, prepared.tokenizer, count)
 
 
 def describe(prepared: Prepared) -> dict:
-    steps, per_step = optimizer_steps(prepared.args, examples(prepared.splits["train"]))
+    steps, per_step = optimizer_steps(prepared.args, examples_in(prepared.splits["train"]))
     return {**model_facts(prepared.recipe, prepared.model), "pairs": prepared.shape,
             "reference": "adapter disabled (LoRA)" if prepared.reference is None else "frozen copy of the start",
             "loss_type": prepared.args.loss_type, "beta": prepared.args.beta,
-            "splits": {name: {"pairs": examples(split)} for name, split in prepared.splits.items()},
-            "optimizer_steps": steps, "examples_per_step": per_step, "output_dir": str(prepared.args.output_dir)}
+            "splits": {name: {"pairs": examples_in(split)} for name, split in prepared.splits.items()},
+            "optimizer_steps": steps, "examples_per_step": per_step, "output_dir": str(prepared.args.output_dir),
+            **({"warnings": prepared.warnings} if prepared.warnings else {})}
 
 
 def build_trainer(prepared: Prepared) -> DPOTrainer:

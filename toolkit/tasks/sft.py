@@ -10,25 +10,27 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import transformers
-from datasets import DatasetDict
+from datasets import Dataset, DatasetDict
 from transformers import AutoModelForCausalLM
 from trl import SFTConfig, SFTTrainer
 
 from toolkit.chat import alpaca_to_messages, ensure_chat_template
-from toolkit.data import finish_splits, map_processes, read_splits, require_columns, require_values, strings_in
+from toolkit.data import carved_by_split, finish_splits, map_processes, read_splits, require_columns, require_values, strings_in
 from toolkit.devices import accelerator, gpu_kernels, installed_kernels
 from toolkit.errors import ToolkitError
-from toolkit.models import set_generation_tokens, max_positions, apply_lora, load_model, load_tokenizer
+from toolkit.models import set_generation_tokens, positions_before_loading, apply_lora, load_model, load_tokenizer
 from toolkit.recipe import ModelSpec, Recipe
 from toolkit.run_folder import check_output_dir, clear_output_dir
 from toolkit.trainer_args import build_training_args, evaluate_only_with_validation, optimizer_steps
 from toolkit.progress import announce, model_facts
 from toolkit.run import TrainResult, eval_datasets, evaluated_splits
 from toolkit.samples import SampleCallback
-from toolkit.streaming import column_values, columns_of, examples, head
+from toolkit.streaming import PEEK, column_values, columns_of, head, is_stream
+from toolkit.streaming import examples as examples_in
+from toolkit.trained_view import TrainedExample, nothing_to_learn, sft_examples
 from toolkit.lm_metrics import lm_metrics
 from toolkit.language_models import train_with_samples, write_outputs
 
@@ -54,6 +56,7 @@ class Prepared:
     tokenizer: object
     model: object
     data_format: str
+    warnings: list = field(default_factory=list)  # e.g. a few examples with no token of loss
 
 
 def detect_format(columns: list[str], where: str) -> str:
@@ -81,6 +84,9 @@ def check_conversations(split, split_name: str, where: str) -> None:
         if "assistant" not in roles:
             raise ToolkitError(f"{where}: split '{split_name}' row {row + 1} has no assistant turn: there is "
                                f"nothing to learn from it. Add the reply or drop the row.")
+        if any(m.get("role") == "assistant" and not str(m.get("content") or "").strip() for m in messages):
+            raise ToolkitError(f"{where}: split '{split_name}' row {row + 1} has an empty assistant reply: it would "
+                               f"teach only to stop at once. Write the reply or drop the row.")
 
 
 def to_trl_format(splits: DatasetDict, data_format: str, where: str) -> DatasetDict:
@@ -131,31 +137,52 @@ def prepare(recipe: Recipe) -> Prepared:
         args.assistant_only_loss = False  # the completion mask does that job for this format
     evaluate_only_with_validation(args, splits, recipe)
     if "dataset_num_proc" not in recipe.training:  # TRL tokenizes the conversations
-        args.dataset_num_proc = map_processes(recipe.data, examples(splits["train"]))
+        args.dataset_num_proc = map_processes(recipe.data, examples_in(splits["train"]))
 
     tokenizer = load_tokenizer(recipe.model, f"{where}: model", train_texts=strings_in(splits["train"]))
     if data_format != "prompt-completion" or not isinstance(head(splits["train"], 1)[0]["prompt"], str):
         ensure_chat_template(tokenizer)
+    positions = positions_before_loading(model_spec, f"{where}: model")
+    if positions and args.max_length and args.max_length > positions:
+        args.max_length = positions  # longer rows (or packed blocks) would index past the position table
+    warnings = [warning for name, split in splits.items()
+                if (warning := nothing_to_learn(trained_examples(split, name, args, tokenizer), f"{where}: data", name,
+                                                LOSS_FIX, carved_by_split(recipe, name)))]
     transformers.set_seed(args.seed)
     model = load_model(AutoModelForCausalLM, model_spec, tokenizer, f"{where}: model")
     set_generation_tokens(model, tokenizer)
-    positions = max_positions(model)
-    if positions and args.max_length and args.max_length > positions:
-        args.max_length = positions  # longer rows (or packed blocks) would index past the position table
     if recipe.peft:
         model = apply_lora(model, recipe.peft, "CAUSAL_LM", where)
-    return Prepared(recipe, args, splits, tokenizer, model, data_format)
+    return Prepared(recipe, args, splits, tokenizer, model, data_format, warnings)
+
+
+LOSS_FIX = ("Raise data.max_length (or training.max_length), shorten those prompts, or give the rows a reply; "
+            "`toolkit check RECIPE --show 3` prints examples as the trainer sees them.")
+
+
+def trained_examples(split, name: str, args, tokenizer, count: int | None = None) -> list[TrainedExample]:
+    """Rows of a split as SFTTrainer will see them (all, or the first `count`; a stream's first rows)."""
+    rows = Dataset.from_list(head(split, count or PEEK)) if is_stream(split) else (
+        split.select(range(min(count, len(split)))) if count else split)
+    viewed = dataclasses.replace(args, max_length=None) if args.packing else args  # packing cuts no example
+    return sft_examples(rows, name, viewed, tokenizer)
+
+
+def examples(prepared: Prepared, count: int) -> list[TrainedExample]:
+    """The first `count` training examples as the trainer will see them (toolkit check --show)."""
+    return trained_examples(prepared.splits["train"], "train", prepared.args, prepared.tokenizer, count)
 
 
 def describe(prepared: Prepared) -> dict:
-    steps, per_step = optimizer_steps(prepared.args, examples(prepared.splits["train"]))
+    steps, per_step = optimizer_steps(prepared.args, examples_in(prepared.splits["train"]))
     args = prepared.args
     return {**model_facts(prepared.recipe, prepared.model), "data_format": prepared.data_format,
             "loss_on": "assistant turns" if args.assistant_only_loss else
             ("completions" if prepared.data_format == "prompt-completion" else "all tokens"),
             "max_length": args.max_length, "packing": args.packing, "padding_free": args.padding_free,
-            "splits": {name: {"examples": examples(split)} for name, split in prepared.splits.items()},
-            "optimizer_steps": steps, "examples_per_step": per_step, "output_dir": str(args.output_dir)}
+            "splits": {name: {"examples": examples_in(split)} for name, split in prepared.splits.items()},
+            "optimizer_steps": steps, "examples_per_step": per_step, "output_dir": str(args.output_dir),
+            **({"warnings": prepared.warnings} if prepared.warnings else {})}
 
 
 def build_trainer(prepared: Prepared, callbacks=None) -> SFTTrainer:
