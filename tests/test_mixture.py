@@ -87,6 +87,11 @@ def test_the_mix_is_printed_and_kept_in_the_lineage_and_model_card(tmp_path, cap
     card = (tmp_path / "run" / "README.md").read_text()
     assert "a mixture of 2 datasets, 65 rows, drawn with seed 3" in card and f"| `{b}` | train[:40] | 40 | 1 | 40 |" \
            in card
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    again = toolkit.evaluate(tmp_path / "run")  # the same seeded mixture, so the same held-out rows
+    assert again["test"]["accuracy"] == pytest.approx(metrics["test"]["accuracy"])
+    assert again["test"]["examples"] == metrics["test"]["examples"] == 13
+    assert toolkit.evaluate(tmp_path / "run", data=a)["data"]["examples"] == 100  # another file, no mixture
 
 
 @pytest.mark.parametrize("change, message", [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import tempfile
 
@@ -37,6 +38,19 @@ def test_recipe_runs_a_few_steps_on_a_tiny_model(path, tmp_path):
     for split in ("validation", "test"):
         if split in result.metrics:
             assert set(declared) <= set(result.metrics[split]), (split, declared)  # the task's METRICS hold
+    task = toolkit.load_recipe(path).task
+    if task in GENERATIVE:  # greedy answers before and after, every row saved, the means recounted from them
+        rows = [json.loads(line) for line in (result.output_dir / "generations.jsonl").read_text().splitlines()]
+        summary = result.metrics["generations"]
+        assert len(rows) == summary["prompts"] > 0
+        for when in ("before", "after"):
+            assert summary[when]["length"] == pytest.approx(sum(row[when]["length"] for row in rows) / len(rows))
+            assert {"stopped", "distinct_1", "longest_repeat"} <= set(summary[when])
+    else:
+        assert not (result.output_dir / "generations.jsonl").exists()
+
+
+GENERATIVE = ("sft", "dpo", "kto", "orpo", "rlhf")
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=[str(p.relative_to(ROOT / "recipes")) for p in RECIPES])

@@ -48,6 +48,8 @@ def test_shards_train_as_the_text_they_were_cut_from(tmp_path, corpus):
     assert losses(whole) == pytest.approx(losses(from_text), abs=1e-5) and len(losses(whole)) == 8
     assert losses(streamed) == pytest.approx(losses(from_text), abs=1e-5)
     assert whole.metrics["validation"]["loss"] == pytest.approx(from_text.metrics["validation"]["loss"], abs=1e-5)
+    again = toolkit.evaluate(whole.output_dir)  # the run's saved tokenizer still fits its shards
+    assert again["validation"]["loss"] == pytest.approx(whole.metrics["validation"]["loss"], abs=1e-5)
 
 
 def test_shards_refuse_another_tokenizer_block_size_or_task(tmp_path, corpus):

@@ -11,7 +11,7 @@ from toolkit.run import TrainResult
 from toolkit.tasks import get_task
 
 __all__ = ["train", "check", "predict", "generate", "fill_mask", "score", "evaluate", "report", "compare",
-           "prepare_corpus_files", "tokenize"]
+           "prepare_corpus_files", "tokenize", "judge_runs"]
 
 
 def train(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None = None,
@@ -83,11 +83,23 @@ def report(run_dir: str | Path) -> dict[str, Path]:
     return write_report(run_dir)
 
 
-def compare(first: str | Path, second: str | Path, output: str | Path | None = None) -> Path:
-    """One HTML page with two runs side by side: metrics, recipe differences, plots."""
+def compare(first: str | Path, second: str | Path, output: str | Path | None = None,
+            judge: str | dict | None = None) -> Path:
+    """One HTML page with two runs side by side: metrics, recipe differences, plots. judge: a reward run's
+    folder or a causal LM that scores both runs' answers to the same held-out prompts (or what `judge_runs`
+    returned); the page then shows the first run's win rate, with a 95% interval, and every prompt's answers."""
     from toolkit.report import compare_runs
 
-    return compare_runs(first, second, Path(output) if output else None)
+    judged = judge_runs(first, second, judge) if isinstance(judge, str) else judge
+    return compare_runs(first, second, Path(output) if output else None, judged)
+
+
+def judge_runs(first: str | Path, second: str | Path, judge: str) -> dict:
+    """The first run's win rate over the second on the same held-out prompts, as `judge` scores their answers
+    (toolkit.judge): win_rate, low and high (95% bootstrap interval), wins, ties, losses, and every row."""
+    from toolkit.judge import judge_runs as judged
+
+    return judged(Path(first), Path(second), judge)
 
 
 def prepare_corpus_files(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None = None,

@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("first")
     compare.add_argument("second")
     compare.add_argument("--output", help="the page to write (default: compare-A-vs-B.html here)")
+    compare.add_argument("--judge", help="a reward run's folder or a causal LM: score both runs' answers to the same "
+                                         "held-out prompts and report the first's win rate")
 
     predict = commands.add_parser("predict", help="label texts with a trained classifier")
     predict.add_argument("model_dir")
@@ -157,7 +159,12 @@ def run(args: argparse.Namespace) -> int:
         for name, path in api.report(args.run_dir).items():
             print(f"{name}: {path}")
     elif args.command == "compare":
-        print(api.compare(args.first, args.second, args.output))
+        judged = api.judge_runs(args.first, args.second, args.judge) if args.judge else None
+        if judged:
+            from toolkit.judge import summary_line
+
+            print(summary_line(judged))
+        print(api.compare(args.first, args.second, args.output, judged))
     elif args.command == "predict":
         texts = list(args.texts)
         if args.file:

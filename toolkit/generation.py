@@ -36,6 +36,15 @@ def generate_with(model, tokenizer, prompts: list[str], max_new_tokens: int = 64
                                                add_generation_prompt=True) for p in prompts]
     else:
         texts = list(prompts)
+    sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else {}
+    return [tokenizer.decode(ids, skip_special_tokens=True).strip()
+            for ids, _ in new_tokens(model, tokenizer, texts, max_new_tokens, sampling, seed)]
+
+
+def new_tokens(model, tokenizer, texts: list[str], max_new_tokens: int, sampling: dict | None = None,
+               seed: int = 0) -> list[tuple[list[int], bool]]:
+    """For each formatted text: the tokens generated after it (up to and without the end-of-turn token), and
+    whether generation stopped there rather than at max_new_tokens. Greedy unless `sampling` says otherwise."""
     side = tokenizer.padding_side
     tokenizer.padding_side = "left"  # new tokens follow each prompt directly
     try:
@@ -46,8 +55,7 @@ def generate_with(model, tokenizer, prompts: list[str], max_new_tokens: int = 64
     limit = max_positions(model)
     if limit:
         max_new_tokens = max(1, min(max_new_tokens, limit - batch["input_ids"].shape[1]))
-    sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else \
-        {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+    sampling = sampling or {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
     was_training = model.training
     model.eval()
     # A private random stream: sampling in the middle of training must not move the trainer's own RNG.
@@ -56,8 +64,13 @@ def generate_with(model, tokenizer, prompts: list[str], max_new_tokens: int = 64
         output = model.generate(**batch, max_new_tokens=max_new_tokens, eos_token_id=end_of_turn_ids(tokenizer),
                                 pad_token_id=tokenizer.pad_token_id, **sampling)
     model.train(was_training)
-    new_tokens = output[:, batch["input_ids"].shape[1]:]
-    return [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+    stops, pad = set(end_of_turn_ids(tokenizer)), tokenizer.pad_token_id
+    generated = []
+    for row in output[:, batch["input_ids"].shape[1]:].tolist():
+        end = next((i for i, token in enumerate(row) if token in stops), None)
+        kept = row[:end] if end is not None else [token for token in row if token != pad]
+        generated.append((kept, end is not None))
+    return generated
 
 
 def generate(model_dir: str | Path, prompts: list[str] | str, max_new_tokens: int = 64, temperature: float = 0.0,

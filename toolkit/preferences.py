@@ -20,6 +20,7 @@ import transformers
 from datasets import DatasetDict
 from transformers import AutoModelForCausalLM
 
+from toolkit.answers import HeldOutAnswers
 from toolkit.chat import alpaca_to_messages, ensure_chat_template
 from toolkit.data import finish_splits, map_processes, read_splits, require_columns, require_values, strings_in
 from toolkit.errors import ToolkitError
@@ -147,6 +148,7 @@ class PairReport:
     plot_title: str
     loss_title: str
     accuracy_label: str
+    generates: bool = True  # a policy that writes answers (toolkit.answers); a reward model does not
 
 
 def held_out(trainer, prepared, report: PairReport, names) -> dict:
@@ -166,11 +168,14 @@ def train_on_pairs(recipe: Recipe, prepared, trainer, report: PairReport, starte
     """Evaluate the held-out pairs, train, evaluate again, save, plot, and say what changed."""
     names = [name for name in ("validation", "test") if name in prepared.splits]
     before = held_out(trainer, prepared, report, names)
+    answers = HeldOutAnswers.of(recipe, prepared.splits if report.generates else {})
+    answers.take("before", trainer, prepared.tokenizer)
     train_model(trainer)
     after = held_out(trainer, prepared, report, [name for name in names if name in recipe.eval.splits])
+    answers.take("after", trainer, prepared.tokenizer)
     output_dir = recipe.output_dir
     save_model(trainer, prepared.tokenizer, output_dir)
-    artifacts = {}
+    artifacts, generated = answers.write(output_dir, trainer)
     if trainer.is_world_process_zero():
         history = trainer.state.log_history
         if plot_loss(history, output_dir / "loss_curve.png", report.loss_title):
@@ -178,7 +183,7 @@ def train_on_pairs(recipe: Recipe, prepared, trainer, report: PairReport, starte
         if plot_metrics(history, report.plot_keys, output_dir / f"{report.plot_name}.png", report.plot_title):
             artifacts[report.plot_name] = output_dir / f"{report.plot_name}.png"
         artifacts.update(plot_margins(before, after, output_dir))
-    metrics = {"train_loss": train_loss(trainer), "before": before, **after}
+    metrics = {"train_loss": train_loss(trainer), "before": before, **after, **generated}
     result = finish_run(recipe, trainer, metrics, artifacts, started)
     for name, values in after.items():
         say(summary(name, result.metrics["before"][name], values, report.accuracy_label))

@@ -140,6 +140,8 @@ class EvalSpec:
     splits: list = field(default_factory=lambda: ["validation", "test"])  # evaluated at the end of a run
     prompts: list = field(default_factory=list)  # sampled at each evaluation (LM tasks), or [MASK] texts (mlm)
     max_new_tokens: int = 40
+    generations: int = 100  # sft, dpo, kto, orpo, rlhf: greedy answers to this many held-out prompts (toolkit.answers)
+    judge: str | None = None  # a reward run's folder or a causal LM that scores those answers (toolkit.judge)
 
 
 @dataclass

@@ -46,7 +46,7 @@ def headline(run: Run) -> list[tuple[str, str, str]]:
     before = run.metrics.get("before", {})
     rows = []
     for split, values in run.metrics.items():
-        if split == "before" or not isinstance(values, dict):
+        if split in ("before", "generations") or not isinstance(values, dict):
             continue
         for metric, value in flatten(values).items():
             was = flatten(before.get(split, {})).get(metric)
@@ -112,6 +112,45 @@ def lineage_lines(run: Run) -> list[str]:
     return lines
 
 
+GENERATION_SCORES = {"exact_match": "exact match", "f1": "token F1", "rouge_l": "ROUGE-L",
+                     "length": "length (tokens)", "stopped": "stopped at end of turn", "distinct_1": "distinct-1",
+                     "distinct_2": "distinct-2", "longest_repeat": "longest repeated n-gram (words)",
+                     "judge": "judge's score"}
+
+
+def generation_tables(run: Run, examples: int = 3) -> tuple[list[str], list, list[str], list]:
+    """(header, rows) of the mean scores before and after, and of the first answers; empty without answers."""
+    summary = run.metrics.get("generations")
+    if not summary:
+        return [], [], [], []
+    scores = [[label, *(number(summary[when][key]) if key in summary.get(when, {}) else "—"
+                        for when in ("before", "after"))]
+              for key, label in GENERATION_SCORES.items() if key in summary.get("after", {})]
+    from toolkit.answers import FILE
+
+    path = run.folder / FILE
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()[:examples]] \
+        if path.is_file() else []
+    answers = [[row["prompt"], row["reference"] or "", row.get("before", {}).get("text", ""),
+                row.get("after", {}).get("text", "")] for row in rows]
+    return ["score", "before", "after"], scores, ["prompt", "reference", "before", "after"], answers
+
+
+def generation_lines(run: Run) -> list[str]:
+    header, scores, answer_header, answers = generation_tables(run)
+    if not header:
+        return []
+    summary = run.metrics["generations"]
+    return (["", "## What it writes", "",
+             f"Greedy answers to {summary['prompts']} held-out prompts ({summary['split']}), before and after "
+             f"training; every answer is in `generations.jsonl`.", ""] + table(header, scores) + [""]
+            + table(answer_header, [[markdown_cell(value) for value in row] for row in answers]))
+
+
+def markdown_cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")[:120]
+
+
 def sample_lines(run: Run, limit: int = 12) -> list[str]:
     lines = []
     for row in run.samples[:limit]:
@@ -130,6 +169,7 @@ def body_markdown(run: Run, images: bool = True) -> list[str]:
         lines += ["", f"Training loss (mean over the run): {number(run.metrics['train_loss'])}"]
     if run.plots and images:
         lines += ["", "## Plots", ""] + [f"![{p.stem}]({p.name})" for p in run.plots]
+    lines += generation_lines(run)
     if run.samples:
         lines += ["", "## Samples", ""] + sample_lines(run)
     lines += ["", "## Data", ""] + data_lines(run)
@@ -190,6 +230,11 @@ def run_html(run: Run) -> str:
         parts.append(f"<p>Training loss (mean over the run): {html.escape(number(run.metrics['train_loss']))}</p>")
     if run.plots:
         parts += ["<h2>Plots</h2>"] + [inline_image(p) for p in run.plots]
+    header, scores, answer_header, answers = generation_tables(run)
+    if header:
+        parts += ["<h2>What it writes</h2>", f"<p>Greedy answers to {run.metrics['generations']['prompts']} held-out "
+                  f"prompts, before and after training (all in <code>generations.jsonl</code>).</p>",
+                  html_table(header, scores), html_table(answer_header, answers)]
     if run.samples:
         parts += ["<h2>Samples</h2>", "<ul>"] + [
             f"<li><code>{html.escape(json.dumps(s, ensure_ascii=False)[:300])}</code></li>" for s in run.samples[:12]]
@@ -232,8 +277,11 @@ def flat_settings(values: dict, prefix: str = "") -> dict[str, str]:
     return flat
 
 
-def compare_runs(first, second, output: Path | None = None) -> Path:
-    """One page with two runs side by side: metrics, what differs in their recipes, and their plots."""
+def compare_runs(first, second, output: Path | None = None, judged: dict | None = None) -> Path:
+    """One page with two runs side by side: metrics, what differs in their recipes, and their plots; with
+    `judged` (toolkit.judge.judge_runs), the judge's win rate and every prompt's two answers and scores."""
+    from toolkit.judge import summary_line
+
     a, b = read_run(first), read_run(second)
     metrics_a, metrics_b = flatten(a.metrics), flatten(b.metrics)
     rows = [(key, number(metrics_a.get(key, "—")), number(metrics_b.get(key, "—")))
@@ -243,6 +291,11 @@ def compare_runs(first, second, output: Path | None = None) -> Path:
                "<h2>Metrics</h2>", html_table(["metric", *names], rows),
                "<h2>Recipe differences</h2>", html_table(["setting", *names], recipe_differences(a.recipe, b.recipe)),
                "<h2>Plots</h2><div class='columns'>"]
+    if judged:
+        content[2:2] = [f"<h2>Judged by {html.escape(judged['judge'])}</h2>", f"<p>{html.escape(summary_line(judged))}</p>",
+                        html_table(["prompt", f"{names[0]} answer", "score", f"{names[1]} answer", "score"],
+                                   [[row["prompt"], row["first"], number(row["first_score"]), row["second"],
+                                     number(row["second_score"])] for row in judged["rows"]])]
     for run in (a, b):
         content.append(f"<div><h3>{html.escape(str(run.folder))}</h3>{''.join(inline_image(p) for p in run.plots)}</div>")
     content.append("</div>")

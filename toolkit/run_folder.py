@@ -219,7 +219,7 @@ def recipe_for_evaluation(folder: Path, data: str | None, output_dir: str) -> tu
         raw["data"]["labels"] = [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
         raw["data"]["num_labels"] = None
     if data:
-        raw["data"].update(train=data, validation=None, test=data, name=None, limit=None,
+        raw["data"].update(train=data, validation=None, test=data, name=None, mixture=None, limit=None,
                            split={"validation": 0.0, "test": 0.0})
         if not data.lower().endswith(".txt"):
             raw["data"]["sample_by"] = None  # how the run read its .txt files; the new file is not one

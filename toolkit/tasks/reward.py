@@ -78,7 +78,7 @@ def measure(trainer, prepared: Prepared, name: str) -> dict:
 
 REPORT = PairReport(measure=measure, plot_keys=["accuracy", "margin"],
                     plot_name="pairs", plot_title="Reward model on preference pairs",
-                    loss_title="Reward model loss", accuracy_label="pairwise accuracy")
+                    loss_title="Reward model loss", accuracy_label="pairwise accuracy", generates=False)
 
 
 def evaluate(prepared: Prepared, names: list[str]) -> dict:

@@ -26,6 +26,7 @@ from transformers import AutoModelForCausalLM
 from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
 
 from toolkit.chat import alpaca_to_messages, ensure_chat_template
+from toolkit.answers import HeldOutAnswers
 from toolkit.data import finish_splits, read_splits, require_columns, require_values, strings_in
 from toolkit.errors import ToolkitError
 from toolkit.generation import generate_with
@@ -241,12 +242,15 @@ def train(recipe: Recipe) -> TrainResult:
     length = prepared.args.max_completion_length
     held_out = [name for name in ("validation", "test") if name in prepared.splits]
     before = {name: held_out_rewards(prepared, trainer.model, prepared.splits[name], length) for name in held_out}
+    answers = HeldOutAnswers.of(recipe, prepared.splits)
+    answers.take("before", trainer, prepared.tokenizer)
     train_model(trainer)
     after = {name: held_out_rewards(prepared, trainer.model, prepared.splits[name], length) for name in held_out
              if name in recipe.eval.splits}
+    answers.take("after", trainer, prepared.tokenizer)
     output_dir = recipe.output_dir
     save_model(trainer, prepared.tokenizer, output_dir)
-    artifacts = {}
+    artifacts, generated = answers.write(output_dir, trainer)
     if trainer.is_world_process_zero():
         if plot_metrics(trainer.state.log_history, ["reward", "kl", "completions/mean_length"],
                         output_dir / "rl_trends.png", f"{(recipe.rl or RLSpec()).algorithm.upper()}: reward, KL, length"):
@@ -262,7 +266,7 @@ def train(recipe: Recipe) -> TrainResult:
     metrics = {"train_loss": train_loss(trainer), "train_reward_first": trend[0] if trend else None,
                "train_reward_last": trend[-1] if trend else None,
                "train_reward": [[row["step"], row["reward"]] for row in trainer.state.log_history if "reward" in row],
-               "before": before, **after}
+               "before": before, **after, **generated}
     result = finish_run(recipe, trainer, metrics, artifacts, started)
     for name, values in after.items():
         for reward, value in values["rewards"].items():

@@ -17,6 +17,7 @@ from datasets import Dataset, DatasetDict
 from transformers import AutoModelForCausalLM
 from trl import SFTConfig, SFTTrainer
 
+from toolkit.answers import HeldOutAnswers
 from toolkit.chat import alpaca_to_messages, ensure_chat_template
 from toolkit.data import carved_by_split, finish_splits, map_processes, read_splits, require_columns, require_values, strings_in
 from toolkit.devices import accelerator, gpu_kernels, installed_kernels
@@ -206,6 +207,10 @@ def train(recipe: Recipe) -> TrainResult:
         if recipe.eval.prompts else None
     trainer = build_trainer(prepared)
     before = lm_metrics(trainer, evaluated_splits(trainer), ["validation", "test"])
+    answers = HeldOutAnswers.of(recipe, prepared.splits)
+    answers.take("before", trainer, prepared.tokenizer)
     train_with_samples(trainer, callback, trainer.model)
     after = lm_metrics(trainer, evaluated_splits(trainer), list(recipe.eval.splits))
-    return write_outputs(recipe, prepared, trainer, before, after, callback, started, "SFT loss")
+    answers.take("after", trainer, prepared.tokenizer)
+    artifacts, generated = answers.write(recipe.output_dir, trainer)
+    return write_outputs(recipe, prepared, trainer, before, after, callback, started, "SFT loss", artifacts, generated)
