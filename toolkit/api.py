@@ -11,7 +11,7 @@ from toolkit.run import TrainResult
 from toolkit.tasks import get_task
 
 __all__ = ["train", "check", "predict", "generate", "fill_mask", "score", "evaluate", "report", "compare",
-           "prepare_corpus_files", "tokenize", "judge_runs"]
+           "prepare_corpus_files", "tokenize", "judge_runs", "harness"]
 
 
 def train(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None = None,
@@ -64,6 +64,14 @@ def check(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None
 
         facts["examples"] = [as_dict(example, prepared.tokenizer) for example in task.examples(prepared, show)]
     return facts
+
+
+def harness(run_dir: str | Path, tasks: list[str], include: str | Path | None = None, limit: int | None = None) -> dict:
+    """EleutherAI's lm-eval tasks on a finished run's model, when lm-eval is installed ({task: metrics}; every
+    scored sample in run_dir/harness/). `include`: a folder of task YAML files (offline: tasks over local files)."""
+    from toolkit.lm_harness import run_harness
+
+    return run_harness(run_dir, tasks, include, limit)
 
 
 def evaluate(run_dir: str | Path, data: str | Path | None = None, splits: list[str] | None = None,

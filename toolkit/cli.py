@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("model_dir")
     evaluate.add_argument("--data", help="evaluate this file instead (in the recipe's columns)")
     evaluate.add_argument("--split", action="append", dest="splits", help="validation or test (default: both)")
+    evaluate.add_argument("--harness", help="comma-separated lm-eval tasks to run on the model instead (needs lm-eval)")
+    evaluate.add_argument("--harness-include", help="a folder of lm-eval task YAML files (e.g. tasks over local files)")
+    evaluate.add_argument("--limit", type=int, help="--harness: at most this many examples per task")
 
     report = commands.add_parser("report", help="rebuild a run's model card, report.md and report.html")
     report.add_argument("run_dir")
@@ -152,6 +155,9 @@ def run(args: argparse.Namespace) -> int:
     elif args.command == "tokenize":
         summary = api.tokenize(args.recipe, args.output, list(args.overrides), overwrite=args.overwrite)
         print(yaml.safe_dump({"tokenized": summary}, sort_keys=False, allow_unicode=True), end="")
+    elif args.command == "eval" and args.harness:
+        tasks = [task.strip() for task in args.harness.split(",") if task.strip()]
+        print(json.dumps(api.harness(args.model_dir, tasks, args.harness_include, args.limit), indent=2))
     elif args.command == "eval":
         metrics = api.evaluate(args.model_dir, args.data, args.splits)
         print(json.dumps(metrics, indent=2))
