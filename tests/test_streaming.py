@@ -14,6 +14,12 @@ INSTRUCTIONS = ROOT / "toolkit" / "assets" / "toy_instructions.jsonl"
 PAIRS = ROOT / "toolkit" / "assets" / "toy_preferences.jsonl"
 
 
+def in_file_order(output_dir, **training) -> dict:
+    """Training that reads train in file order, so a stream and the file read whole see the same batches."""
+    return {"output_dir": str(output_dir), "per_device_train_batch_size": 4, "logging_steps": 1, "disable_tqdm": True,
+            "seed": 0, "train_sampling_strategy": "sequential", "eval_strategy": "no", **training}
+
+
 def losses(result) -> list[float]:
     history = json.loads((result.output_dir / "log_history.json").read_text())
     return [row["loss"] for row in history if "loss" in row]
@@ -29,9 +35,7 @@ def pretrain_recipe(tmp_path, name: str, **data) -> dict:
     train, validation = corpus_files(tmp_path)
     return {"task": "pretrain", "model": dict(TINY_GPT2),
             "data": {"train": train, "validation": validation, "max_length": 64, **data},
-            "training": {"output_dir": str(tmp_path / name), "max_steps": 12, "per_device_train_batch_size": 4,
-                         "learning_rate": 2e-3, "logging_steps": 1, "disable_tqdm": True, "seed": 0,
-                         "train_sampling_strategy": "sequential", "eval_strategy": "no"}}
+            "training": in_file_order(tmp_path / name, max_steps=12, learning_rate=2e-3)}
 
 
 def test_streamed_pretraining_takes_the_steps_of_the_same_text_read_whole(tmp_path):
@@ -54,9 +58,7 @@ def sft_recipe(tmp_path, name: str, **data) -> dict:
             "data": {"train": str(write_jsonl(tmp_path / "sft_train.jsonl", rows[:32])),
                      "validation": str(write_jsonl(tmp_path / "sft_validation.jsonl", rows[32:40])),
                      "max_length": 64, **data},
-            "training": {"output_dir": str(tmp_path / name), "max_steps": 10, "per_device_train_batch_size": 4,
-                         "learning_rate": 3e-3, "logging_steps": 1, "disable_tqdm": True, "seed": 0,
-                         "train_sampling_strategy": "sequential", "eval_strategy": "no"}}
+            "training": in_file_order(tmp_path / name, max_steps=10, learning_rate=3e-3)}
 
 
 def test_streamed_sft_takes_the_steps_of_the_same_file_read_whole(tmp_path):
@@ -85,9 +87,7 @@ def pairs_recipe(tmp_path, task: str, name: str, **data) -> dict:
             "data": {"train": str(write_jsonl(tmp_path / "pairs_train.jsonl", rows[:32])),
                      "validation": str(write_jsonl(tmp_path / "pairs_validation.jsonl", rows[32:40])),
                      "max_length": 64, **data},
-            "training": {"output_dir": str(tmp_path / name), "max_steps": 6, "per_device_train_batch_size": 4,
-                         "learning_rate": 1e-3, "logging_steps": 1, "disable_tqdm": True, "seed": 0,
-                         "train_sampling_strategy": "sequential", "eval_strategy": "no"}}
+            "training": in_file_order(tmp_path / name, max_steps=6, learning_rate=1e-3)}
 
 
 @pytest.mark.parametrize("task", ["dpo", "reward"])

@@ -62,11 +62,17 @@ def truncated(values: list, max_length: int | None, mode: str) -> list:
     return values[:max_length] if mode == "keep_start" else values[-max_length:]
 
 
+def untruncated(args):
+    """The SFT config TRL's preparation runs with here: nothing cut or dropped (max_length is applied after),
+    rows in order, one process."""
+    return dataclasses.replace(args, max_length=None, packing=False, shuffle_dataset=False, dataset_num_proc=None)
+
+
 def sft_examples(split, name: str, args, tokenizer) -> list[TrainedExample]:
     """Every row of an SFT split as the trainer will see it, rows with nothing to learn included."""
     from trl import SFTTrainer
 
-    whole = dataclasses.replace(args, max_length=None, packing=False, shuffle_dataset=False, dataset_num_proc=None)
+    whole = untruncated(args)
     sample = next(iter(split))
     try:
         shim = sft_shim(args, tokenizer, sample)
@@ -81,22 +87,22 @@ def sft_examples(split, name: str, args, tokenizer) -> list[TrainedExample]:
     except RuntimeError as error:  # TRL: an example without assistant tokens; find which, to name it
         if "no assistant tokens" not in str(error):
             raise
-        raise ToolkitError(no_assistant_message(split, name, args, tokenizer)) from error
+        raise ToolkitError(no_assistant_message(split, name, shim, whole, tokenizer)) from error
     examples = []
     for row, tokens in enumerate(prepared, 1):
         ids, labels = tokens["input_ids"], tokens["labels"]
         kept_ids = truncated(ids, args.max_length, args.truncation_mode)
         kept_labels = truncated(labels, args.max_length, args.truncation_mode)
-        examples.append(TrainedExample(name, row, [Part("sequence", kept_ids, [label != IGNORED for label in kept_labels],
-                                                 len(ids) - len(kept_ids), sum(label != IGNORED for label in labels))]))
+        trained = [label != IGNORED for label in kept_labels]
+        cut, before_cut = len(ids) - len(kept_ids), sum(label != IGNORED for label in labels)
+        examples.append(TrainedExample(name, row, [Part("sequence", kept_ids, trained, cut, before_cut)]))
     return examples
 
 
-def no_assistant_message(split, name: str, args, tokenizer) -> str:
+def no_assistant_message(split, name: str, shim, whole, tokenizer) -> str:
+    """Which row TRL refused for having no assistant token: each is prepared alone until one fails."""
     from trl import SFTTrainer
 
-    shim = sft_shim(args, tokenizer, next(iter(split)))
-    whole = dataclasses.replace(args, max_length=None, packing=False, shuffle_dataset=False, dataset_num_proc=None)
     for row in range(len(split)):
         try:
             SFTTrainer._prepare_dataset(shim, split.select([row]), tokenizer, whole, False, None, name)
