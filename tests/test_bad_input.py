@@ -188,6 +188,7 @@ def test_finished_run_is_not_overwritten(tmp_path, capsys):
     recipe = classification_recipe(tmp_path, TINY_GPT2)
     output = tmp_path / "run"
     output.mkdir()
+    (output / ".toolkit").write_text("{}")  # the toolkit's mark: a folder without it is never trained over
     (output / "run.json").write_text("{}")
     (output / "model.safetensors").write_text("precious")
     path = tmp_path / "recipe.yaml"
@@ -198,7 +199,7 @@ def test_finished_run_is_not_overwritten(tmp_path, capsys):
     assert main(["check", str(path)]) == 0
     assert "train refuses it unless told --overwrite" in capsys.readouterr().out
     assert main(["check", str(path), "--overwrite"]) == 0
-    assert "train replaces it" in capsys.readouterr().out
+    assert "train moves its files aside" in capsys.readouterr().out
     assert (output / "model.safetensors").read_text() == "precious"
 
 

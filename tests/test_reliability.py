@@ -118,7 +118,7 @@ def test_overwriting_keeps_the_finished_run_until_the_new_one_finishes(tmp_path,
                            "max_steps": 30, "lr_scheduler_type": "constant"}}
     with pytest.raises(toolkit.ToolkitError, match="the loss became"):
         toolkit.train(broken)
-    previous = first.output_dir.with_name("run.previous")
+    previous = first.output_dir / ".previous"
     assert (previous / "model.safetensors").read_bytes() == stamp and (previous / "run.json").is_file()
     toolkit.train({**recipe, "overwrite": True})
     assert not previous.exists() and (first.output_dir / "run.json").is_file()

@@ -77,9 +77,11 @@ def test_the_command_writes_nothing_over_a_folder_in_use(tmp_path, corpus):
     occupied = tmp_path / "occupied"
     occupied.mkdir()
     (occupied / "keep.txt").write_text("mine")
-    done = subprocess.run([sys.executable, "-m", "toolkit", "tokenize", str(path), "--output", str(occupied)],
-                          capture_output=True, text=True)
-    assert done.returncode == 2 and "not empty" in done.stderr and (occupied / "keep.txt").read_text() == "mine"
+    for flags in ([], ["--overwrite"]):  # a folder the toolkit did not write is never replaced, flag or not
+        done = subprocess.run([sys.executable, "-m", "toolkit", "tokenize", str(path), "--output", str(occupied),
+                               *flags], capture_output=True, text=True)
+        assert done.returncode == 2 and "did not write (keep.txt)" in done.stderr, done.stderr
+        assert (occupied / "keep.txt").read_text() == "mine"
 
 
 def test_corpus_preparation_can_end_with_the_kept_documents_token_shards(tmp_path, corpus):

@@ -8,6 +8,7 @@ from pathlib import Path
 from toolkit.inference import fill_mask, generate, predict, score
 from toolkit.recipe import Recipe, load_recipe
 from toolkit.run import TrainResult
+from toolkit.run_folder import failing_cleanly
 from toolkit.tasks import get_task
 
 __all__ = ["train", "check", "predict", "generate", "fill_mask", "score", "evaluate", "report", "compare",
@@ -29,7 +30,8 @@ def train(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None
     if is_pipeline(recipe):
         return run_pipeline(recipe, _merge(overrides, kwargs))
     loaded = load_recipe(recipe, _merge(overrides, kwargs))
-    return get_task(loaded.task, loaded.source).train(loaded)
+    with failing_cleanly(loaded.output_dir):
+        return get_task(loaded.task, loaded.source).train(loaded)
 
 
 def check(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None = None, show: int = 0,
@@ -126,7 +128,7 @@ def prepare_corpus_files(recipe: str | Path | dict | Recipe, overrides: list[str
     import dataclasses
 
     from toolkit.corpus import prepare_corpus_files as prepare
-    from toolkit.errors import ToolkitError
+    from toolkit.owned_folder import claim, require_ours
     from toolkit.recipe import CleanSpec
 
     loaded = load_recipe(recipe, overrides)
@@ -134,10 +136,12 @@ def prepare_corpus_files(recipe: str | Path | dict | Recipe, overrides: list[str
     # read whole: every document goes into datatrove's input shards once (a training stream is read many times)
     loaded.data = dataclasses.replace(loaded.data, streaming=False,
                                       clean=dataclasses.replace(loaded.data.clean or CleanSpec(), **settings))
-    if output is None and not loaded.training.get("output_dir"):
-        raise ToolkitError(f"{loaded.source}: prepare-corpus needs an output folder: give one, or training.output_dir.")
-    folder = Path(output) if output else Path(str(loaded.training["output_dir"]) + "-corpus")
+    folder = Path(output).expanduser() if output else Path(str(loaded.training["output_dir"]) + "-corpus")
+    # a rerun continues in its own folder; a folder of the user's (their corpus, say) is never written into
+    require_ours(folder, "a prepared corpus", [loaded.source, loaded.data.train, loaded.data.validation,
+                                               loaded.data.test])
     separator = tokenizing_separator(loaded) if tokenize else None
+    claim(folder)
     report = prepare(loaded, folder, executor, slurm)
     if tokenize and "submitted" not in report:
         from toolkit.language_models import tokenize_corpus

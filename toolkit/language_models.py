@@ -20,6 +20,7 @@ from toolkit.init_check import stall_warning
 from toolkit.lm_metrics import lm_metrics
 from toolkit.per_example import ROWS
 from toolkit.models import max_positions, apply_lora, load_model, load_tokenizer
+from toolkit.owned_folder import MARK, claim, entries, is_ours, require_ours
 from toolkit.plots import plot_loss, plot_values
 from toolkit.paths import local_path
 from toolkit.recipe import Recipe, TokenizerSpec
@@ -104,13 +105,16 @@ def tokenize_corpus(recipe: Recipe, output: Path, separator: str, overwrite: boo
     in a staging folder and moved into place at the end, so a failed run leaves `output` as it was."""
     import shutil
 
-    output = Path(output)
-    if output.exists() and any(output.iterdir()) and not overwrite:
-        raise ToolkitError(f"{output}: not empty. Choose another folder, or pass --overwrite to replace it.")
+    output = Path(output).expanduser()
+    require_ours(output, "token shards", [recipe.source, recipe.data.train, recipe.data.validation, recipe.data.test])
+    if is_ours(output) and any(name != MARK for name in entries(output)) and not overwrite:
+        raise ToolkitError(f"{output}: holds earlier token shards. Choose another folder, or pass --overwrite to "
+                           f"replace them.")
     splits, plan, report, tokenizer = lm_texts(recipe)
     blocks, documents = token_blocks(recipe, splits, plan, tokenizer, recipe.data.max_length, separator)
     staging = output.with_name(f".{output.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
+    claim(staging)  # marked first: the folder it becomes is the toolkit's to replace later
     tokenizer.save_pretrained(staging / "tokenizer")
     written = {}
     for name, split in blocks.items():
@@ -123,7 +127,7 @@ def tokenize_corpus(recipe: Recipe, output: Path, separator: str, overwrite: boo
     summary = {"output": str(output), "tokenizer": str(output / "tokenizer"), "splits": written,
                **({"corpus_cleaning": report} if report else {})}
     (staging / "tokenize.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    if output.exists():
+    if output.exists():  # empty, or shards the toolkit wrote (require_ours above)
         shutil.rmtree(output)
     staging.rename(output)
     return summary

@@ -266,6 +266,7 @@ def load_recipe(source: str | Path | dict | Recipe, overrides: list[str] | dict 
         resume=checked.get("resume", False),
         source=where,
     )
+    recipe.training["output_dir"] = output_dir_for(recipe.training.get("output_dir"), where, recipe.task)
     model = recipe.model
     if bool(model.name_or_path) == bool(model.architecture):
         raise ToolkitError(f"{where}: model needs exactly one of 'name_or_path' (a checkpoint to load) or "
@@ -325,6 +326,16 @@ def check_mixture(spec: DataSpec, where: str) -> None:
         raise ToolkitError(f"{where}.split: {carved[0]} would be carved from a mixture that repeats rows of "
                            f"{repeated[0]} (weight above 1), so copies of one row would sit in train and in "
                            f"{carved[0]}. Give data.{carved[0]} its own file, or keep the weights at 1 or below.")
+
+
+def output_dir_for(value, source: str, task: str) -> str:
+    """Where a run writes, the one rule for every command: training.output_dir with `~` expanded; when it is
+    missing, empty or null, runs/<recipe file name> (runs/<task> for a recipe made in Python)."""
+    text = "" if value is None else str(value).strip()
+    if text:
+        return str(Path(text).expanduser())
+    name = Path(source).stem if source.endswith((".yaml", ".yml")) else task
+    return str(Path("runs") / name)
 
 
 def recipe_text(recipe: Recipe) -> str:

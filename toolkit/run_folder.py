@@ -1,15 +1,23 @@
 """The run folder has one owner, this module: where a recipe writes, the name of every file in it, whether it
 holds a finished run, writing the finished run, reading it back, and the recipe that re-evaluates it.
 
-Its life: a finished run (run.json, written last) is never trained over unless the recipe says overwrite, and
-even then it is only moved aside (to <output_dir>.previous) until the new run finishes; an unfinished run's
-checkpoints are resumed (resume: true / --resume) or, with overwrite, cleared."""
+Its life: the folder is marked the toolkit's and locked before anything is written (toolkit.owned_folder,
+toolkit.run_lock); a folder of the user's is never written into. A finished run (run.json, written last, listing
+the run's files) is never trained over unless the recipe says overwrite, and even then its files are only moved
+aside (to <output_dir>/.previous) until the new run finishes; an unfinished run's checkpoints are resumed
+(resume: true / --resume; a broken one is passed over) or, with overwrite, cleared. Files the run did not write
+are never touched."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
+import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
 from pathlib import Path
 
 import yaml
@@ -17,7 +25,9 @@ from accelerate import PartialState
 
 from toolkit.errors import ToolkitError
 from toolkit.files import write_atomic
-from toolkit.recipe import Recipe, recipe_text
+from toolkit.owned_folder import CREATED, MARK, claim, entries, few, is_ours, refusal_for, unwritable
+from toolkit.recipe import Recipe, output_dir_for, recipe_text
+from toolkit.run_lock import HOLDER, LOCK, lock, release
 
 FINISHED = "run.json"  # written last: its presence means the run completed
 RECIPE = "recipe.yaml"  # the recipe as run, every default the toolkit filled in included
@@ -26,17 +36,17 @@ LOG_HISTORY = "log_history.json"
 LINEAGE = "lineage.json"
 TRAINING_ARGS = "training_args.json"
 SAMPLES = ("samples.jsonl", "fill_mask.jsonl")  # what the model wrote at each evaluation
+PREVIOUS = ".previous"  # a replaced finished run, until its replacement finishes
 INVOCATION_FLAGS = ("overwrite", "resume")  # how a run was started, not what it is: never part of re-running it
 
 
 def default_output_dir(recipe: Recipe) -> str:
-    name = Path(recipe.source).stem if recipe.source.endswith((".yaml", ".yml")) else recipe.task
-    return str(Path("runs") / name)
+    return output_dir_for(None, recipe.source, recipe.task)
 
 
 def output_dir_of(recipe: Recipe) -> Path:
-    """Where a recipe writes: training.output_dir, else runs/<recipe file name> (runs/<task> from Python)."""
-    return Path(recipe.training.get("output_dir") or default_output_dir(recipe))
+    """Where a recipe writes (toolkit.recipe.output_dir_for resolved it when the recipe was loaded)."""
+    return Path(output_dir_for(recipe.training.get("output_dir"), recipe.source, recipe.task))
 
 
 def is_finished(folder) -> bool:
@@ -44,71 +54,257 @@ def is_finished(folder) -> bool:
 
 
 def previous_of(output_dir: Path) -> Path:
-    return output_dir.with_name(output_dir.name + ".previous")
+    """Where a finished run's files wait while --overwrite trains its replacement (deleted when that finishes)."""
+    return Path(output_dir) / PREVIOUS
+
+
+def checkpoints(output_dir: Path) -> list[Path]:
+    """checkpoint-N folders, newest first."""
+    found = [p for p in Path(output_dir).glob("checkpoint-*") if p.name.split("-")[-1].isdigit() and p.is_dir()]
+    return sorted(found, key=lambda p: int(p.name.split("-")[-1]), reverse=True)
+
+
+def checkpoint_problem(checkpoint: Path) -> str | None:
+    """Why a checkpoint cannot be resumed from, or None. The Trainer writes trainer_state.json after the weights,
+    optimizer and random states, so a folder without it was cut short while saving; a file cut by a full disk or
+    a crash is caught by reading its header (safetensors) or its zip directory (torch's .pt files)."""
+    state = checkpoint / "trainer_state.json"
+    if not state.is_file():
+        return "incomplete (no trainer_state.json: cut short while saving)"
+    try:
+        json.loads(state.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "trainer_state.json is not valid JSON (cut short)"
+    from safetensors import SafetensorError, safe_open
+
+    for weights in sorted(checkpoint.rglob("*.safetensors")):
+        try:
+            with safe_open(str(weights), "pt"):
+                pass
+        except (OSError, SafetensorError) as error:
+            return f"{weights.relative_to(checkpoint)} is unreadable ({error})"
+    for saved in sorted(checkpoint.rglob("*.pt")) + sorted(checkpoint.rglob("*.pth")) + sorted(checkpoint.rglob("*.bin")):
+        if not zipfile.is_zipfile(saved):
+            return f"{saved.relative_to(checkpoint)} is cut short"
+    return None
 
 
 def last_checkpoint(output_dir: Path) -> str | None:
-    """The newest complete checkpoint: the Trainer writes trainer_state.json after the weights, optimizer
-    and RNG states, so a folder without it was cut short by a crash while saving."""
+    """The newest checkpoint that can be resumed from (broken ones are passed over: see resumable)."""
+    checkpoint, _ = resumable(output_dir)
+    return checkpoint
+
+
+def resumable(output_dir: Path) -> tuple[str | None, list[str]]:
+    """(the newest intact checkpoint or None, 'checkpoint-N: why' for each newer one that is broken)."""
+    broken = []
+    for checkpoint in checkpoints(output_dir):
+        problem = checkpoint_problem(checkpoint)
+        if problem is None:
+            return str(checkpoint), broken
+        broken.append(f"{checkpoint.name}: {problem}")
+    return None, broken
+
+
+# What a run writes, for a folder whose run did not finish (a finished run lists its own files in run.json).
+RUN_WRITES = ("checkpoint-*", "runs", "adapter", "harness", ".saving", ".*.partial*", "*.safetensors", "*.bin",
+              "*.json", "*.jsonl", "*.png", "*.jinja", "vocab.txt", "merges.txt", "*.model", "README.md",
+              "report.md", "report.html", RECIPE)
+INTERNAL = (MARK, LOCK, HOLDER, PREVIOUS)
+
+
+def run_files(output_dir: Path) -> list[str]:
+    """The names in a run folder that its run wrote: run.json's list (plus checkpoints and what later commands
+    add), or for an unfinished run the names a run writes. Anything else in the folder is the user's."""
     output_dir = Path(output_dir)
-    if not output_dir.is_dir():
-        return None
-    complete = [p for p in output_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()
-                and (p / "trainer_state.json").is_file()]
-    return str(max(complete, key=lambda p: int(p.name.split("-")[-1]))) if complete else None
+    written = read_json(output_dir / FINISHED, {}).get("files") if is_finished(output_dir) else None
+    names = [name for name in entries(output_dir) if name not in INTERNAL]
+    if written is not None:
+        return [name for name in names if name in written or fnmatch(name, "checkpoint-*") or name in LATER]
+    return [name for name in names if any(fnmatch(name, pattern) for pattern in RUN_WRITES)]
 
 
-def folder_plan(recipe: Recipe) -> tuple[str, str | None, str | None]:
-    """What `train` does with the recipe's output folder: (what it does, in words; the refusal, or None;
-    the checkpoint it resumes from, or None). `toolkit check` prints the first; `train` raises the second."""
+LATER = ("harness", ".saving")  # written into a finished run by later commands (eval --harness) or a cut save
+
+
+@dataclass
+class FolderPlan:
+    """What `train` does with a recipe's output folder. `says`: in words (toolkit check prints it); `refusal`: the
+    error train raises, or None; `checkpoint`: what it resumes from; `removes`: the names it moves aside (a
+    finished run, kept in .previous until the new run finishes) or deletes (an unfinished run's files)."""
+
+    folder: Path
+    says: str
+    refusal: str | None = None
+    checkpoint: str | None = None
+    removes: list[str] = field(default_factory=list)
+
+    def __iter__(self):  # (says, refusal, checkpoint), as the plan was once a tuple
+        return iter((self.says, self.refusal, self.checkpoint))
+
+    def __getitem__(self, index):
+        return (self.says, self.refusal, self.checkpoint)[index]
+
+
+def inputs_of(recipe: Recipe) -> list[str]:
+    """What a run reads from disk: its output folder must never hold these."""
+    data = recipe.data
+    named = [recipe.source, data.train, data.validation, data.test, recipe.model.name_or_path]
+    named += [source.id if hasattr(source, "id") else (source or {}).get("id") for source in
+              (data.mixture.datasets if data.mixture else [])]
+    if isinstance(recipe.model.tokenizer, str):
+        named.append(recipe.model.tokenizer)
+    return [str(item) for item in named if item and not str(item).startswith("pkg:")]
+
+
+def folder_plan(recipe: Recipe) -> FolderPlan:
+    """What `train` does with the recipe's output folder; reads only (but for a probe file that tests the folder
+    can be written). `toolkit check` prints `says`; `train` raises `refusal`."""
     output_dir = output_dir_of(recipe)
+    refusal = refusal_for(output_dir, inputs_of(recipe), "a run") or unwritable(output_dir)
+    if refusal:
+        return FolderPlan(output_dir, f"train refuses {output_dir}: " + refusal.split(": ", 1)[1], refusal)
     finished = is_finished(output_dir)
-    checkpoint = last_checkpoint(output_dir)
+    checkpoint, broken = resumable(output_dir)
+    passed_over = f" (passing over {'; '.join(broken)})" if broken else ""
+    removes = run_files(output_dir)
+    kept = [name for name in entries(output_dir) if name not in INTERNAL and name not in removes]
+    keeps = f"; it keeps {few(kept)}, which the run did not write" if kept else ""
     if finished and recipe.overwrite:
-        return f"{output_dir} holds a finished run: train replaces it (kept until the new run finishes)", None, None
+        return FolderPlan(output_dir, f"{output_dir} holds a finished run: train moves its files aside to "
+                          f"{previous_of(output_dir)} until the new run finishes, then deletes them: "
+                          f"{few(removes, 50)}{keeps}", removes=removes)
     if finished:
         refusal = (f"{output_dir}: already holds a finished run ({FINISHED}). Choose another "
                    f"training.output_dir, or set overwrite: true (CLI: --overwrite) to replace it.")
-        return f"{output_dir} holds a finished run: train refuses it unless told --overwrite", refusal, None
+        return FolderPlan(output_dir, f"{output_dir} holds a finished run: train refuses it unless told --overwrite",
+                          refusal)
     if recipe.resume and not recipe.overwrite:
         if checkpoint is None:
-            refusal = (f"{output_dir}: nothing to resume: no checkpoint-* folder there. Checkpoints are "
-                       f"written every training.save_steps steps (default 500).")
-            return f"{output_dir} holds no checkpoint: train refuses to resume", refusal, None
-        return f"train continues the unfinished run in {output_dir} from {Path(checkpoint).name}", None, checkpoint
-    if checkpoint and recipe.overwrite:
-        return f"{output_dir} holds an unfinished run: train clears it and starts over", None, None
-    if checkpoint and "resume_from_checkpoint" not in recipe.training:
-        refusal = (f"{output_dir}: holds checkpoints of a run that did not finish (latest: "
-                   f"{Path(checkpoint).name}). Continue it with resume: true (CLI: --resume), or start "
-                   f"over with overwrite: true (CLI: --overwrite).")
-        return (f"{output_dir} holds an unfinished run: train refuses it unless told --resume (continue) or "
-                f"--overwrite (start over)"), refusal, None
-    return f"train writes a new run to {output_dir}", None, None
+            found = f" ({'; '.join(broken)})" if broken else ": no checkpoint-* folder there"
+            refusal = (f"{output_dir}: nothing to resume{found}. Checkpoints are written every training.save_steps "
+                       f"steps (default 500); start over with overwrite: true (CLI: --overwrite).")
+            return FolderPlan(output_dir, f"{output_dir} holds no intact checkpoint: train refuses to resume", refusal)
+        return FolderPlan(output_dir, f"train continues the unfinished run in {output_dir} from "
+                          f"{Path(checkpoint).name}{passed_over}", checkpoint=checkpoint)
+    if (checkpoint or broken) and recipe.overwrite:
+        return FolderPlan(output_dir, f"{output_dir} holds an unfinished run: train deletes its files and starts "
+                          f"over: {few(removes, 50)}{keeps}", removes=removes)
+    if (checkpoint or broken) and "resume_from_checkpoint" not in recipe.training:
+        latest = Path(checkpoint).name if checkpoint else "none intact"
+        refusal = (f"{output_dir}: holds checkpoints of a run that did not finish (latest: {latest}"
+                   f"{passed_over}). Continue it with resume: true (CLI: --resume), or start over with "
+                   f"overwrite: true (CLI: --overwrite).")
+        return FolderPlan(output_dir, f"{output_dir} holds an unfinished run: train refuses it unless told --resume "
+                          f"(continue) or --overwrite (start over)", refusal)
+    return FolderPlan(output_dir, f"train writes a new run to {output_dir}")
 
 
-def check_output_dir(recipe: Recipe) -> None:
-    """Refuse what would lose or mix results, before anything is loaded; resolve --resume to a checkpoint.
-    Called by every task's train before its prepare (prepare, and so `toolkit check`, only reads)."""
-    _, refusal, checkpoint = folder_plan(recipe)
-    if refusal:
-        raise ToolkitError(refusal)
-    if checkpoint:
-        recipe.training = {**recipe.training, "resume_from_checkpoint": checkpoint}
+def check_output_dir(recipe: Recipe) -> FolderPlan:
+    """Refuse what would lose or mix results, before anything is loaded; then, on the process that writes, mark
+    the folder the toolkit's and lock it for this run. Called by every task's train before its prepare (prepare,
+    and so `toolkit check`, only reads). A --resume's checkpoint is handed to the trainer config."""
+    plan = folder_plan(recipe)
+    if plan.refusal:
+        raise ToolkitError(plan.refusal)
+    if writes_files():
+        claim(plan.folder)
+        lock(plan.folder)
+        plan = folder_plan(recipe)  # what another run may have finished or left while this one waited
+        if plan.refusal:
+            release(plan.folder)
+            raise ToolkitError(plan.refusal)
+    if plan.checkpoint:
+        recipe.training = {**recipe.training, "resume_from_checkpoint": plan.checkpoint}
+    USERS_FILES[plan.folder.resolve()] = {name for name in entries(plan.folder) if name not in INTERNAL} - set(
+        run_files(plan.folder))
+    return plan
+
+
+USERS_FILES: dict[Path, set] = {}  # per folder being written by this process: what was there and is not the run's
+
+
+def writes_files() -> bool:
+    """Only the first process of a launch writes the run folder (torchrun sets RANK before any state exists)."""
+    return os.environ.get("RANK", "0") == "0"
 
 
 def clear_output_dir(recipe: Recipe) -> None:
-    """Called once validation has passed. Overwriting a finished run moves it aside until the new one
-    finishes; an unfinished one's checkpoints are removed so they cannot mix with the new run's."""
+    """Called once validation has passed, with --overwrite only: a finished run's files wait in .previous until
+    the new one finishes; an unfinished run's files are deleted so they cannot mix with the new run's. Only names
+    the run wrote are touched; what else is in the folder stays."""
     state = PartialState()
     output_dir = recipe.output_dir
-    if state.is_main_process and recipe.overwrite and output_dir.exists():
-        if (output_dir / FINISHED).exists():
-            shutil.rmtree(previous_of(output_dir), ignore_errors=True)
-            output_dir.rename(previous_of(output_dir))
+    if state.is_main_process and recipe.overwrite and is_ours(output_dir):
+        removes = run_files(output_dir)
+        if is_finished(output_dir):
+            previous = previous_of(output_dir)
+            shutil.rmtree(previous, ignore_errors=True)
+            previous.mkdir()
+            for name in [FINISHED] + [name for name in removes if name != FINISHED]:  # run.json first: unfinished
+                os.replace(output_dir / name, previous / name)
         else:
-            shutil.rmtree(output_dir)
+            for name in removes:
+                remove(output_dir / name)
     state.wait_for_everyone()
+
+
+def abandon(folder: Path) -> None:
+    """After a run failed or was refused: unlock its folder, and remove the folder again if this process created
+    it and nothing but the toolkit's own mark and lock is in it (a refused run leaves no trace)."""
+    folder = Path(folder)
+    release(folder)
+    USERS_FILES.pop(folder.resolve(), None)
+    if folder.resolve() in CREATED and set(entries(folder)) <= {MARK, LOCK, HOLDER}:
+        shutil.rmtree(folder, ignore_errors=True)
+        CREATED.discard(folder.resolve())
+
+
+@contextmanager
+def failing_cleanly(folder: Path):
+    """Around a task's train: whatever ends it early leaves the folder unlocked and, if it was only just made
+    and nothing was written, gone."""
+    try:
+        yield
+    except BaseException as error:
+        abandon(folder)
+        full = out_of_space(error, Path(folder)) if isinstance(error, Exception) else None
+        if full:
+            raise ToolkitError(full) from error
+        raise
+
+
+FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+FULL_WORDS = ("No space left on device", "Disk quota exceeded", "os error 28")  # safetensors' and torch's writers
+
+
+def out_of_space(error: BaseException, folder: Path) -> str | None:
+    """The one line for a disk that filled up (or a quota hit) while a run was writing, saying where the run
+    replaced by --overwrite is kept and what can be resumed; None for any other error. The writers of weights
+    (safetensors, torch.save) raise their own error types with the system's words in them."""
+    causes = [error]
+    while causes[-1].__cause__ or causes[-1].__context__:
+        causes.append(causes[-1].__cause__ or causes[-1].__context__)
+    full = [e for e in causes if (isinstance(e, OSError) and e.errno in FULL) or any(w in str(e) for w in FULL_WORDS)]
+    if not full:
+        return None
+    error = full[0]
+    notes = []
+    if previous_of(folder).is_dir():
+        notes.append(f"The finished run it was replacing is kept in {previous_of(folder)}.")
+    checkpoint = last_checkpoint(folder)
+    notes.append(f"Continue from {Path(checkpoint).name} with --resume once there is room." if checkpoint else
+                 "No checkpoint was saved; run it again once there is room.")
+    where = getattr(error, "filename", None) or folder
+    return " ".join([f"{where}: no space left on the disk to write the run. Free space there, or give "
+                     f"training.output_dir on another disk."] + notes)
+
+
+def remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def tidy_finished(recipe: Recipe) -> None:
@@ -135,9 +331,15 @@ def write_run_files(recipe: Recipe, metrics: dict, log_history: list, training_a
 
 
 def mark_finished(recipe: Recipe, info: dict) -> None:
-    """run.json, last: from here on the folder holds a finished run."""
-    write_atomic(recipe.output_dir / FINISHED, json.dumps(info, indent=2))
+    """run.json, last: from here on the folder holds a finished run. It lists the files the run wrote, the only
+    ones a later --overwrite moves; then the folder is tidied and unlocked."""
+    output_dir = recipe.output_dir
+    theirs = USERS_FILES.pop(output_dir.resolve(), set())
+    written = [name for name in entries(output_dir)
+               if name not in INTERNAL and name not in theirs and not name.startswith("checkpoint-")]
+    write_atomic(output_dir / FINISHED, json.dumps({**info, "files": sorted({*written, FINISHED})}, indent=2))
     tidy_finished(recipe)
+    release(output_dir)
 
 
 def lineage(recipe: Recipe) -> dict:

@@ -11,7 +11,7 @@ from toolkit.devices import accelerator, bf16_supported, describe as describe_de
 from toolkit.errors import ToolkitError
 from toolkit.lm_head import default_mode, mode_in_force
 from toolkit.recipe import Recipe
-from toolkit.run_folder import default_output_dir
+from toolkit.run_folder import output_dir_of
 from toolkit.schema import coerce_fields
 from toolkit.tasks import get_task
 
@@ -89,13 +89,12 @@ def build_training_args(recipe: Recipe, config_class, defaults: dict):
         ours["train_sampling_strategy"] = "sequential"
     if "gradient_checkpointing" in values:  # the recipe's old name wins over our default under the new one
         ours.pop("activation_checkpointing", None)
-    merged = {"use_cpu": not has_accelerator(), **ours, "output_dir": default_output_dir(recipe), **values}
+    merged = {"use_cpu": not has_accelerator(), **ours, **values, "output_dir": str(output_dir_of(recipe))}
     try:
         args = config_class(**merged)
         _ = args.device  # sets up the (distributed) state now, before anything else can with other settings
     except (ValueError, TypeError) as error:
         raise ToolkitError(f"{where}: {error}") from error
-    recipe.training = {**recipe.training, "output_dir": args.output_dir}
     args.toolkit_lm_head = mode_in_force(recipe.model.lm_head or default_mode(args.device.type))  # set in train_model
     return args
 
