@@ -57,17 +57,18 @@ def read_splits(recipe: Recipe, txt_default: str = "line") -> DatasetDict:
         from toolkit.mixture import read_mixture
 
         train = read_mixture(spec, recipe.training.get("seed", 42), where, unit)[0]
-        splits = DatasetDict({"train": train, **{name: load_file(getattr(spec, name), f"{where}.{name}", unit)
+        splits = DatasetDict({"train": train, **{name: load_file(getattr(spec, name), f"{where}.{name}", unit,
+                                                                 given_as=name)
                                                  for name in SPLITS[1:] if getattr(spec, name)}})
     elif spec.name:
-        splits = load_hub(spec.name, spec.config_name, where, streaming=spec.streaming)
+        splits = load_hub(spec.name, spec.config_name, where, streaming=spec.streaming, sample_by=unit)
         for name in (s for s in SPLITS if getattr(spec, s)):
             splits[name] = load_file(getattr(spec, name), f"{where}.{name}", unit, streaming=name == "train" and
-                                     spec.streaming)
+                                     spec.streaming, given_as=name)
         splits = DatasetDict({name: split if name == "train" else finite(split) for name, split in splits.items()})
     else:
         splits = DatasetDict({name: load_file(getattr(spec, name), f"{where}.{name}", unit,
-                                              streaming=name == "train" and spec.streaming)
+                                              streaming=name == "train" and spec.streaming, given_as=name)
                               for name in SPLITS if getattr(spec, name)})
     if "train" not in splits:
         raise ToolkitError(f"{where}: no 'train' split found. Name a train file under data.train.")

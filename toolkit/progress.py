@@ -38,6 +38,11 @@ def model_facts(recipe: Recipe, model) -> dict:
         from toolkit.data import mixture_taken
 
         facts["mixture"] = mixture_taken(recipe)  # every task's check and announcement show the mix
+    from toolkit.data_files import folder_readings
+
+    folders = folder_readings(recipe.data, f"{recipe.source}: data")
+    if folders:
+        facts["folders"] = folders  # how each folder of data files was read, split by split
     return facts
 
 
@@ -60,5 +65,7 @@ def announce(facts: dict) -> None:
         say("train mixture (seed {seed}): ".format(**facts["mixture"]) + "; ".join(
             f"{row['taken']} rows of {row['id']} [{row['split']}] (weight {row['weight']:g} of {row['rows']})"
             for row in facts["mixture"]["datasets"]))
+    for key, reading in facts.get("folders", {}).items():
+        say(f"{key}: read {reading}")
     for warning in facts.get("warnings", []):
         say(f"warning: {warning}")

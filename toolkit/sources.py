@@ -1,4 +1,4 @@
-"""Reading one source of rows: a local file (or save_to_disk folder), or a hub dataset."""
+"""Reading one source of rows: a local file (or save_to_disk folder, or folder of data files), or a hub dataset."""
 
 from __future__ import annotations
 
@@ -7,17 +7,19 @@ from pathlib import Path
 import datasets
 from datasets import Dataset, DatasetDict
 
+from toolkit.data_files import BUILDERS, folder_files, has_card_configs, is_saved_dataset, split_files
 from toolkit.errors import ToolkitError
 from toolkit.paths import local_path
 from toolkit.token_shards import is_shard_folder, read_shards
 
-BUILDERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".tsv": "csv", ".parquet": "parquet",
-            ".txt": "text"}
 
-
-def load_file(spec: str, where: str, sample_by: str = "line", split: str = "train", streaming: bool = False):
-    """One local file (or save_to_disk folder) as rows; a .txt file is cut into documents by `sample_by`.
+def load_file(spec: str, where: str, sample_by: str = "line", split: str = "train", streaming: bool = False,
+              given_as: str | None = None):
+    """One local file (or save_to_disk folder, or folder of data files) as rows; a .txt file is cut into documents
+    by `sample_by`.
     split: a file's rows are its "train" split, which may be sliced ("train[:100]"); a folder's split by name.
+    given_as: the recipe's split this path stands for (data.validation: "validation"): a folder of data files
+    there must hold that one split (toolkit.data_files).
     streaming: an IterableDataset, read as it is iterated (a blank .txt document is then skipped as read)."""
     path = local_path(spec, where)
     if path is None:
@@ -26,7 +28,7 @@ def load_file(spec: str, where: str, sample_by: str = "line", split: str = "trai
     if is_shard_folder(path):
         return read_shards(path, streaming)
     if path.is_dir() and not is_saved_dataset(path):  # a dataset repository's files, as the hub lays them out
-        return load_hub(str(path), None, where, split=split, streaming=streaming)
+        return load_folder(path, where, sample_by, split, streaming, given_as)
     if path.is_dir():
         loaded = datasets.load_from_disk(str(path))
         if streaming:
@@ -44,13 +46,37 @@ def load_file(spec: str, where: str, sample_by: str = "line", split: str = "trai
         raise ToolkitError(f"{where}: cannot read '{path.name}': use one of {', '.join(sorted(BUILDERS))}.")
     if path.stat().st_size == 0:
         raise ToolkitError(f"{where}: '{path}' is empty.")
-    options = {".tsv": {"delimiter": "\t"}, ".txt": {"sample_by": sample_by}}.get(path.suffix.lower(), {})
+    return read_rows({"train": [str(path)]}, path.suffix.lower(), split, streaming, sample_by, where, path)
+
+
+def load_folder(folder: Path, where: str, sample_by: str, split: str | None, streaming: bool,
+                given_as: str | None = None):
+    """A folder of data files read by the hub's rules (toolkit.data_files): as data.<given_as>, its one split;
+    else the split named `split`, or every split (a DatasetDict) when `split` is None."""
+    if has_card_configs(folder):  # its card says which files are which: datasets reads it as the hub does
+        return load_hub(str(folder), None, where, split=split, streaming=streaming)
+    located = folder_files(folder, where)
+    if split is None and given_as is None:
+        return DatasetDict({name: read_rows({name: [str(path) for path in files]}, located.suffix, name, streaming,
+                                            sample_by, where, folder) for name, files in located.splits.items()})
+    files = split_files(located, given_as, split or "train", where)
+    return read_rows(files, located.suffix, split if given_as is None else "train", streaming, sample_by, where,
+                     folder)
+
+
+def read_rows(files: dict[str, list[str]], suffix: str, split: str, streaming: bool, sample_by: str, where: str,
+              source: Path):
+    """The rows of data files of one format (`suffix`), through datasets' builder for it; `source` (the file
+    or folder the recipe names) for messages. Any failure is one line naming the file and, where it can be
+    found, the line."""
+    builder = BUILDERS[suffix]
+    options = {".tsv": {"delimiter": "\t"}, ".txt": {"sample_by": sample_by}}.get(suffix, {})
     datasets.disable_progress_bars()  # a local file loads in a blink; keep the output for what matters
     try:
-        rows = datasets.load_dataset(builder, data_files=str(path), split=split, streaming=streaming, **options)
+        rows = datasets.load_dataset(builder, data_files=files, split=split, streaming=streaming, **options)
         if builder == "text":
             return rows.filter(lambda row: bool(row["text"].strip())) if streaming else \
-                without_blank_documents(rows, path, where)
+                without_blank_documents(rows, source, where)
         return rows
     except ToolkitError:
         raise
@@ -59,17 +85,15 @@ def load_file(spec: str, where: str, sample_by: str = "line", split: str = "trai
             error = error.__cause__ or error.__context__
         cause = " ".join(str(error).split()) or type(error).__name__
         if "corresponds to no data" in cause:
-            raise ToolkitError(f"{where}: '{path}' has no rows (a header alone?). Add data or drop the "
+            raise ToolkitError(f"{where}: '{source}' has no rows (a header alone?). Add data or drop the "
                                f"file from the recipe.") from error
-        raise ToolkitError(f"{where}: could not read '{path}' as {builder}: "
-                           f"{first_bad_place(path, builder) or cause}") from error
+        for path in (Path(name) for part in files.values() for name in part):  # the first bad one, named
+            place = first_bad_place(path, builder)
+            if place:
+                raise ToolkitError(f"{where}: could not read '{path}' as {builder}: {place}") from error
+        raise ToolkitError(f"{where}: could not read '{source}' as {builder}: {cause}") from error
     finally:
         datasets.enable_progress_bars()
-
-
-def is_saved_dataset(folder: Path) -> bool:
-    """A save_to_disk folder: a Dataset's state file, or a DatasetDict's list of splits."""
-    return (folder / "state.json").is_file() or (folder / "dataset_dict.json").is_file()
 
 
 def without_blank_documents(rows: Dataset, path: Path, where: str) -> Dataset:
@@ -100,8 +124,13 @@ def first_bad_place(path: Path, builder: str) -> str | None:
     return None
 
 
-def load_hub(name: str, config: str | None, where: str, split: str | None = None, streaming: bool = False):
-    """A hub dataset's splits (a DatasetDict, "valid" named "validation"), or the one `split` asked for."""
+def load_hub(name: str, config: str | None, where: str, split: str | None = None, streaming: bool = False,
+             sample_by: str = "line"):
+    """A hub dataset's splits (a DatasetDict, "valid" named "validation"), or the one `split` asked for. A local
+    folder of data files is read by the hub's rules (toolkit.data_files), each split by its file names."""
+    folder = Path(name)
+    if folder.is_dir() and not is_saved_dataset(folder) and not has_card_configs(folder):
+        return load_folder(folder, where, sample_by, split, streaming)
     try:
         loaded = datasets.load_dataset(name, config, split=split, streaming=streaming)
     except Exception as error:

@@ -1,0 +1,102 @@
+"""Data and recipes read as the user meant them, or refused with one line that says why and what to write instead:
+folders read by the hub's rules, labels every split agrees on, no key silently dropped, limits that limit."""
+
+from __future__ import annotations
+
+import yaml
+
+from conftest import TINY_GPT2, classification_recipe, toy_rows, write_jsonl
+from toolkit.cli import main
+
+
+def check(recipe: dict | str, tmp_path, capsys, *extra: str) -> tuple[int, str, str]:
+    path = tmp_path / "recipe.yaml"
+    path.write_text(recipe if isinstance(recipe, str) else yaml.safe_dump(recipe), encoding="utf-8")
+    code = main(["check", str(path), *extra])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def refused(recipe: dict | str, tmp_path, capsys, *fragments: str, extra: tuple = ()) -> str:
+    """The recipe is refused with one line holding every fragment, before anything is written."""
+    code, out, err = check(recipe, tmp_path, capsys, *extra)
+    assert code == 2, out + err
+    assert err.startswith("error: ") and err.count("\n") == 1 and not out, out + err
+    for fragment in fragments:
+        assert fragment in err, f"{fragment!r} not in {err!r}"
+    assert not (tmp_path / "run").exists()
+    return err
+
+
+def recipe_with(tmp_path, **data) -> dict:
+    recipe = classification_recipe(tmp_path, TINY_GPT2)
+    recipe["data"].update(data)
+    return recipe
+
+
+def raw_file(path, text: str, encoding: str = "utf-8") -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode(encoding))
+    return str(path)
+
+
+def csv_rows(rows: list[dict]) -> str:
+    return "text,label\n" + "".join(f"{row['text'].replace(',', ' ').replace(chr(10), ' ')},{row['label']}\n"
+                                    for row in rows)
+
+
+# 8. A folder as a split: read by the hub's rules (split names from file names), or refused with the reason.
+
+def test_folder_of_mixed_formats_is_refused_naming_the_files(tmp_path, capsys):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    write_jsonl(folder / "a.jsonl", toy_rows()[:60])
+    raw_file(folder / "b.csv", csv_rows(toy_rows()[60:120]))
+    refused(recipe_with(tmp_path, train=str(folder)), tmp_path, capsys,
+            "data.train", "a.jsonl", "b.csv", "one format")
+
+
+def test_folder_of_several_splits_given_as_train_is_refused_with_the_lines_to_write(tmp_path, capsys):
+    folder = tmp_path / "both"
+    folder.mkdir()
+    write_jsonl(folder / "train.jsonl", toy_rows()[:100])
+    write_jsonl(folder / "test.jsonl", toy_rows()[100:140])
+    refused(recipe_with(tmp_path, train=str(folder)), tmp_path, capsys,
+            "data.train", "splits train (train.jsonl) and test (test.jsonl)",
+            f"data.train: {folder / 'train.jsonl'}", f"data.test: {folder / 'test.jsonl'}")
+
+
+def test_folder_of_one_split_is_read_whole_and_check_says_how(tmp_path, capsys):
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    write_jsonl(folder / "a.jsonl", toy_rows()[:60])
+    write_jsonl(folder / "b.jsonl", toy_rows()[60:120])
+    code, out, err = check(recipe_with(tmp_path, train=str(folder), split={"validation": 0.0, "test": 0.0}),
+                           tmp_path, capsys)
+    assert code == 0, err
+    facts = yaml.safe_load(out)["would run"]
+    assert facts["splits"]["train"]["examples"] == 120
+    reading = facts["folders"]["data.train"]
+    assert "as the hub reads a folder" in reading and "train: a.jsonl, b.jsonl" in reading, reading
+
+
+def test_folder_with_files_named_for_another_split_is_refused(tmp_path, capsys):
+    folder = tmp_path / "held"
+    folder.mkdir()
+    write_jsonl(folder / "test.jsonl", toy_rows()[:60])
+    refused(recipe_with(tmp_path, validation=str(folder)), tmp_path, capsys,
+            "data.validation", "split test (test.jsonl)")
+
+
+def test_folder_of_several_splits_as_data_name_reads_each_split_by_its_name(tmp_path, capsys):
+    """The fix the refusal offers: the whole folder as data.name, every split read from its own files."""
+    folder = tmp_path / "both"
+    folder.mkdir()
+    write_jsonl(folder / "train.jsonl", toy_rows()[:100])
+    write_jsonl(folder / "test.jsonl", toy_rows()[100:140])
+    recipe = recipe_with(tmp_path, name=str(folder), split={"validation": 0.1, "test": 0.0})
+    del recipe["data"]["train"]
+    code, out, err = check(recipe, tmp_path, capsys)
+    assert code == 0, err
+    splits = yaml.safe_load(out)["would run"]["splits"]
+    assert {name: split["examples"] for name, split in splits.items()} == {"train": 90, "validation": 10, "test": 40}
