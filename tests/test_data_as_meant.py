@@ -3,6 +3,9 @@ folders read by the hub's rules, labels every split agrees on, no key silently d
 
 from __future__ import annotations
 
+import json
+
+import pytest
 import yaml
 
 from conftest import TINY_GPT2, classification_recipe, toy_rows, write_jsonl
@@ -100,3 +103,30 @@ def test_folder_of_several_splits_as_data_name_reads_each_split_by_its_name(tmp_
     assert code == 0, err
     splits = yaml.safe_load(out)["would run"]["splits"]
     assert {name: split["examples"] for name, split in splits.items()} == {"train": 90, "validation": 10, "test": 40}
+
+
+# A JSONL file read line by line when datasets cannot: the file, the line, what is wrong with it.
+
+def test_latin1_jsonl_names_file_and_line(tmp_path, capsys):
+    text = "".join(json.dumps(row) + "\n" for row in toy_rows()[:5]) + \
+        '{"text": "café au lait", "label": "ham"}\n'
+    path = raw_file(tmp_path / "latin1.jsonl", text, encoding="latin-1")
+    refused(recipe_with(tmp_path, train=path), tmp_path, capsys, "latin1.jsonl", "line 6", "not UTF-8",
+            "save it as UTF-8")
+
+
+@pytest.mark.parametrize("line, fragments", [
+    ('["hello", "ham"]', ["line 6", "not a JSON object", "a list"]),
+    ('{"text": "hello", "label": "ham", "text": "again"}', ["line 6", "key 'text' twice"]),
+])
+def test_jsonl_line_of_valid_json_that_is_no_row_names_file_and_line(line, fragments, tmp_path, capfd):
+    text = "".join(json.dumps(row) + "\n" for row in toy_rows()[:5]) + line + "\n" + \
+        "".join(json.dumps(row) + "\n" for row in toy_rows()[5:10])
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe_with(tmp_path, train=raw_file(tmp_path / "rows.jsonl", text))))
+    assert main(["check", str(path)]) == 2
+    captured = capfd.readouterr()
+    # datasets' own "Failed to read" log line is not printed before ours
+    assert captured.err.count("\n") == 1 and captured.err.startswith("error: "), captured.err
+    for fragment in ["rows.jsonl", *fragments]:
+        assert fragment in captured.err, captured.err

@@ -72,8 +72,13 @@ def read_rows(files: dict[str, list[str]], suffix: str, split: str, streaming: b
     builder = BUILDERS[suffix]
     options = {".tsv": {"delimiter": "\t"}, ".txt": {"sample_by": sample_by}}.get(suffix, {})
     datasets.disable_progress_bars()  # a local file loads in a blink; keep the output for what matters
+    # The builders log their own "Failed to read" line before raising: ours says it once (--debug shows theirs).
+    before = datasets.logging.get_verbosity()
+    datasets.logging.set_verbosity(datasets.logging.CRITICAL)
     try:
         rows = datasets.load_dataset(builder, data_files=files, split=split, streaming=streaming, **options)
+        if builder == "json" and not streaming:
+            rows.data.table.validate(full=True)  # pyarrow's JSON reader keeps bytes that are not UTF-8 as read
         if builder == "text":
             return rows.filter(lambda row: bool(row["text"].strip())) if streaming else \
                 without_blank_documents(rows, source, where)
@@ -94,6 +99,7 @@ def read_rows(files: dict[str, list[str]], suffix: str, split: str, streaming: b
         raise ToolkitError(f"{where}: could not read '{source}' as {builder}: {cause}") from error
     finally:
         datasets.enable_progress_bars()
+        datasets.logging.set_verbosity(before)
 
 
 def without_blank_documents(rows: Dataset, path: Path, where: str) -> Dataset:
@@ -106,7 +112,8 @@ def without_blank_documents(rows: Dataset, path: Path, where: str) -> Dataset:
 
 def first_bad_place(path: Path, builder: str) -> str | None:
     """Where a file that failed to load goes wrong, found by reading it again line by line (only after a
-    failure, so a good file is read once): bytes that are not UTF-8, or the first line that is not JSON."""
+    failure, so a good file is read once): bytes that are not UTF-8, or the first .jsonl line that is not JSON,
+    not an object, or an object with a key twice."""
     import json
 
     with path.open("rb") as handle:
@@ -118,10 +125,32 @@ def first_bad_place(path: Path, builder: str) -> str | None:
                         f"save it as UTF-8")
             if builder == "json" and path.suffix.lower() == ".jsonl" and line.strip():
                 try:
-                    json.loads(line)
+                    row = json.loads(line, object_pairs_hook=keys_once)
                 except json.JSONDecodeError as error:
                     return f"line {number} is not valid JSON ({error.msg} at column {error.colno}); fix or drop it"
+                except RepeatedJsonKey as repeated:
+                    return f"line {number} has key '{repeated}' twice; keep one"
+                if not isinstance(row, dict):
+                    return (f"line {number} is not a JSON object but {JSON_KINDS.get(type(row), 'a value')}; each "
+                            f"line is one row, {{\"column\": value, ...}}")
     return None
+
+
+JSON_KINDS = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "true or false",
+              type(None): "null"}
+
+
+class RepeatedJsonKey(ValueError):
+    """A JSON object with a key twice: json keeps the last, pyarrow refuses the line without its number."""
+
+
+def keys_once(pairs: list) -> dict:
+    seen = {}
+    for key, value in pairs:
+        if key in seen:
+            raise RepeatedJsonKey(key)
+        seen[key] = value
+    return seen
 
 
 def load_hub(name: str, config: str | None, where: str, split: str | None = None, streaming: bool = False,
