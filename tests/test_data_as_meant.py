@@ -130,3 +130,30 @@ def test_jsonl_line_of_valid_json_that_is_no_row_names_file_and_line(line, fragm
     assert captured.err.count("\n") == 1 and captured.err.startswith("error: "), captured.err
     for fragment in ["rows.jsonl", *fragments]:
         assert fragment in captured.err, captured.err
+
+
+# 10. A key given twice in one YAML mapping.
+
+def test_duplicate_yaml_key_names_both_lines(tmp_path, capsys):
+    recipe = recipe_with(tmp_path)
+    text = yaml.safe_dump(recipe, sort_keys=False) + "training:\n  learning_rate: 0.001\n"
+    first, second = [number for number, line in enumerate(text.splitlines(), 1) if line.startswith("training:")]
+    refused(text, tmp_path, capsys, f"key 'training' is given twice, on lines {first} and {second}", "Keep one")
+
+
+def test_yaml_merge_keys_may_still_be_overridden(tmp_path):
+    """`<<: *base` then a key of its own is how YAML overrides a merged block, not a key given twice."""
+    from toolkit.recipe import read_yaml
+
+    path = tmp_path / "stages.yaml"
+    path.write_text("base: &base {a: 1, b: 2}\nstage: {<<: *base, b: 3}\n")
+    assert read_yaml(path)["stage"] == {"a": 1, "b": 3}
+
+
+def test_recipe_path_that_is_a_folder(tmp_path, capsys):
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "a.yaml").write_text("task: classification\n")
+    code = main(["check", str(tmp_path / "recipes")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert "a folder, not a recipe file" in err and "a.yaml" in err and "not found" not in err

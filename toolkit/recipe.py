@@ -214,13 +214,45 @@ def apply_overrides(raw: dict, overrides: dict) -> dict:
     return raw
 
 
+class RepeatedKey(yaml.YAMLError):
+    def __init__(self, key, first: int, second: int):
+        super().__init__(f"key '{key}' is given twice, on lines {first} and {second}")
+        self.key, self.first, self.second = key, first, second
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, but a key given twice in one mapping is an error: plain YAML keeps the last and
+    drops the first without a word (a second `training:` block erasing the first one's output_dir)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults` may be overridden: that is its use
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                if key in seen:
+                    raise RepeatedKey(key, seen[key], key_node.start_mark.line + 1)
+                seen[key] = key_node.start_mark.line + 1
+            except TypeError:  # an unhashable key: the base class says what is wrong with it
+                break
+        return super().construct_mapping(node, deep)
+
+
 def read_yaml(path: Path) -> dict:
+    if path.is_dir():
+        inside = sorted(str(item) for item in path.glob("*.y*ml"))
+        listing = f", e.g. {', '.join(inside[:3])}" if inside else ""
+        raise ToolkitError(f"{path}: a folder, not a recipe file. Give a .yaml file{listing}.")
     if not path.is_file():
         raise ToolkitError(f"{path}: recipe file not found. Check the path (recipes live in recipes/).")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader)
     except UnicodeDecodeError as error:
         raise ToolkitError(f"{path}: not UTF-8 text. Save the recipe as UTF-8.") from error
+    except RepeatedKey as error:
+        raise ToolkitError(f"{path}: {error}; YAML would keep only the second and drop the first without a word. "
+                           f"Keep one '{error.key}' (merge the two into it).") from error
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         at = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
