@@ -157,3 +157,25 @@ def test_recipe_path_that_is_a_folder(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1, err
     assert "a folder, not a recipe file" in err and "a.yaml" in err and "not found" not in err
+
+
+# 11. model.config keys the architecture's config class does not have.
+
+@pytest.mark.parametrize("key, fragments", [
+    ("n_embed", ["model.config", "'n_embed'", "did you mean 'n_embd'", "GPT2Config"]),
+    ("dropout", ["model.config", "'dropout'", "GPT2Config"]),
+    ("num_labels", ["model.config.num_labels", "data.labels"]),
+])
+def test_model_config_key_the_architecture_lacks_is_refused(key, fragments, tmp_path, capsys):
+    recipe = recipe_with(tmp_path)
+    recipe["model"] = {**TINY_GPT2, "config": {**TINY_GPT2["config"], key: 3}}
+    refused(recipe, tmp_path, capsys, *fragments)
+
+
+def test_model_config_accepts_the_generic_and_mapped_names(tmp_path, capsys):
+    """Keys every config has (tie_word_embeddings) and the class's aliases (hidden_size for GPT-2's n_embd)."""
+    recipe = recipe_with(tmp_path, limit=40)
+    config = {key: value for key, value in TINY_GPT2["config"].items() if key != "n_embd"}
+    recipe["model"] = {**TINY_GPT2, "config": {**config, "hidden_size": 64, "tie_word_embeddings": True}}
+    code, out, err = check(recipe, tmp_path, capsys)
+    assert code == 0, err

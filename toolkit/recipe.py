@@ -306,6 +306,10 @@ def load_recipe(source: str | Path | dict | Recipe, overrides: list[str] | dict 
     if model.architecture and model.tokenizer is None:
         raise ToolkitError(f"{where}: model.tokenizer is needed with 'architecture': a tokenizer folder or "
                            f"hub id, or {{vocab_size: N}} to train one on the training texts.")
+    if model.architecture:
+        from toolkit.model_config import check_model_config
+
+        check_model_config(model.architecture, model.config, f"{where}: model")
     if model.embedding_init_std is not None:
         from toolkit.init_check import check_embedding_init
 
