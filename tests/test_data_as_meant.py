@@ -179,3 +179,15 @@ def test_model_config_accepts_the_generic_and_mapped_names(tmp_path, capsys):
     recipe["model"] = {**TINY_GPT2, "config": {**config, "hidden_size": 64, "tie_word_embeddings": True}}
     code, out, err = check(recipe, tmp_path, capsys)
     assert code == 0, err
+
+
+# 12. Limits and lengths that mean what they say.
+
+@pytest.mark.parametrize("data, fragments", [
+    ({"limit": 0}, ["data.limit", "at least 1", "drop data.limit"]),
+    ({"limit": -1}, ["data.limit", "at least 1"]),
+    ({"max_length": 0}, ["data.max_length", "at least 1"]),
+    ({"split": {"validation": float("nan"), "test": 0.2}}, ["data.split.validation", "nan", "finite"]),
+])
+def test_limits_lengths_and_fractions_out_of_range_are_refused(data, fragments, tmp_path, capsys):
+    refused(recipe_with(tmp_path, **data), tmp_path, capsys, *fragments)

@@ -319,6 +319,7 @@ def load_recipe(source: str | Path | dict | Recipe, overrides: list[str] | dict 
     elif not recipe.data.train and not recipe.data.name:
         raise ToolkitError(f"{where}: data needs 'train' (a local file), 'name' (a hub dataset id) or 'mixture' "
                            f"(several datasets).")
+    check_data_numbers(recipe.data, f"{where}: data")
     if recipe.data.num_proc is not None and recipe.data.num_proc < 1:
         raise ToolkitError(f"{where}: data.num_proc is {recipe.data.num_proc}; give 1 or more processes, or null to "
                            f"let the machine's cores decide.")
@@ -329,6 +330,21 @@ def load_recipe(source: str | Path | dict | Recipe, overrides: list[str] | dict 
 
     check_recipe(recipe)
     return recipe
+
+
+def check_data_numbers(spec: DataSpec, where: str) -> None:
+    """Numbers that must mean what they say: a limit of 0 once meant no limit and -1 an empty split, a
+    max_length of 0 passed check and failed in training, a NaN fraction carved nothing."""
+    if spec.limit is not None and spec.limit < 1:
+        raise ToolkitError(f"{where}.limit is {spec.limit}; it must be at least 1 (the rows kept per split), or "
+                           f"drop data.limit to keep every row.")
+    if spec.max_length < 1:
+        raise ToolkitError(f"{where}.max_length is {spec.max_length}; it must be at least 1 (tokens per example).")
+    for name in ("validation", "test"):
+        share = getattr(spec.split, name) if spec.split else 0
+        if isinstance(share, (int, float)) and not (math.isfinite(share) and 0 <= share < 1):
+            raise ToolkitError(f"{where}.split.{name} is {share}; give a finite fraction of train's rows, from 0 "
+                               f"up to below 1.")
 
 
 def check_mixture(spec: DataSpec, where: str) -> None:
