@@ -191,3 +191,26 @@ def test_model_config_accepts_the_generic_and_mapped_names(tmp_path, capsys):
 ])
 def test_limits_lengths_and_fractions_out_of_range_are_refused(data, fragments, tmp_path, capsys):
     refused(recipe_with(tmp_path, **data), tmp_path, capsys, *fragments)
+
+
+# 9. Labels: every held-out label is one train has, and one column holds one kind of value.
+
+def test_label_only_in_a_held_out_split_is_refused(tmp_path, capsys):
+    test_rows = toy_rows()[:20] + [{"text": "free eggs today", "label": "eggs"}]
+    refused(recipe_with(tmp_path, test=str(write_jsonl(tmp_path / "test.jsonl", test_rows))), tmp_path, capsys,
+            "'eggs'", "split 'test'", "never in train")
+
+
+def test_labels_of_mixed_types_are_refused(tmp_path, capsys):
+    rows = [{"text": row["text"], "label": 1 if row["label"] == "spam" else 0} for row in toy_rows()[:100]]
+    test_rows = [{"text": "win a prize", "label": "1"}, {"text": "see you later", "label": "spam"}]
+    refused(recipe_with(tmp_path, train=str(write_jsonl(tmp_path / "train.jsonl", rows)),
+                        test=str(write_jsonl(tmp_path / "test.jsonl", test_rows))), tmp_path, capsys,
+            "column 'label'", "numbers", "strings", "'1'")
+
+
+def test_labels_yaml_read_as_booleans_say_to_quote_them(tmp_path, capsys):
+    rows = [{"text": row["text"], "label": "yes" if row["label"] == "spam" else "no"} for row in toy_rows()[:100]]
+    recipe = recipe_with(tmp_path, train=str(write_jsonl(tmp_path / "yn.jsonl", rows)))
+    text = yaml.safe_dump(recipe).replace("data:\n", "data:\n  labels: [no, yes]\n")
+    refused(text, tmp_path, capsys, "data.labels", "YAML", "quote", "['no', 'yes']")

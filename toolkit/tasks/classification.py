@@ -16,8 +16,9 @@ from datasets import DatasetDict
 from transformers import (AutoModelForSequenceClassification, DataCollatorWithPadding, Trainer,
                           TrainingArguments)
 
-from toolkit.data import load_splits, map_processes
+from toolkit.data import carved_by_split, load_splits, map_processes
 from toolkit.errors import ToolkitError
+from toolkit.labels import check_label_column
 from toolkit.metrics import argmax_logits, classification_metrics, confusion
 from toolkit.per_example import ROWS, mean
 from toolkit.models import max_positions, apply_lora, load_model, load_tokenizer, train_last_layers
@@ -57,6 +58,7 @@ class Prepared:
 def label_names(splits: DatasetDict, recipe: Recipe) -> tuple[list, list[str]]:
     """(the label values in id order, their display names), checked against data.labels / num_labels."""
     spec, where = recipe.data, recipe.source
+    check_label_column(splits, spec, f"{where}: data", lambda name: carved_by_split(recipe, name))
     seen: dict = {}
     for split_name, split in splits.items():
         for value in split[spec.label_column]:
