@@ -214,3 +214,15 @@ def test_labels_yaml_read_as_booleans_say_to_quote_them(tmp_path, capsys):
     recipe = recipe_with(tmp_path, train=str(write_jsonl(tmp_path / "yn.jsonl", rows)))
     text = yaml.safe_dump(recipe).replace("data:\n", "data:\n  labels: [no, yes]\n")
     refused(text, tmp_path, capsys, "data.labels", "YAML", "quote", "['no', 'yes']")
+
+
+# YAML's booleans where a word was meant, and a key in the block that does not have it.
+
+def test_training_value_yaml_read_as_a_boolean_says_to_quote_it(tmp_path, capsys):
+    refused(recipe_with(tmp_path), tmp_path, capsys, "training.save_strategy", "quote", "'no'",
+            extra=("training.save_strategy=no",))
+
+
+def test_training_max_length_on_classification_points_to_data(tmp_path, capsys):
+    recipe = {**recipe_with(tmp_path), "training": {"max_length": 64}}
+    refused(recipe, tmp_path, capsys, "training.max_length", "data.max_length")

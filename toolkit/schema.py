@@ -74,6 +74,34 @@ def _describe(tp) -> str:
 
 def coerce(value: Any, tp: Any, where: str) -> Any:
     """Return value, converted where harmless, or raise ToolkitError naming the key and the type wanted."""
+    try:
+        return coerce_value(value, tp, where)
+    except ToolkitError as error:
+        if isinstance(value, bool):
+            raise ToolkitError(f"{error}{yaml_boolean_hint(value, tp, where)}") from error
+        raise
+
+
+def yaml_boolean_hint(value: bool, tp: Any, where: str) -> str:
+    """YAML 1.1 reads an unquoted no/off/false (yes/on/true) as a boolean: where a string was wanted, say which
+    word to quote, the field's own choice when it has one (save_strategy: 'no')."""
+    words = ("no", "off", "false") if value is False else ("yes", "on", "true")
+    choices = [str(getattr(choice, "value", choice)) for choice in _choices(tp)]
+    word = next((choice for choice in choices if choice in words), words[0])
+    key = where.rpartition(": ")[2]
+    return (f" YAML reads an unquoted {word} as {str(value).lower()}: if you meant the word, quote it, "
+            f"'{word}' (on the command line: {key}=\"'{word}'\").")
+
+
+def _choices(tp: Any) -> list:
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return list(tp)
+    if typing.get_origin(tp) is Literal:
+        return list(typing.get_args(tp))
+    return [choice for arg in typing.get_args(tp) for choice in _choices(arg)]
+
+
+def coerce_value(value: Any, tp: Any, where: str) -> Any:
     if tp is Any:
         return value
     origin = typing.get_origin(tp)
@@ -83,11 +111,11 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
             return None
         options = [a for a in args if a is not type(None)]
         if len(options) == 1:  # X | None: the message of X itself (a Literal's choices and a "did you mean")
-            return coerce(value, options[0], where)
+            return coerce_value(value, options[0], where)
         errors = []
         for arg in options:
             try:
-                return coerce(value, arg, where)
+                return coerce_value(value, arg, where)
             except ToolkitError:
                 errors.append(_describe(arg))
         raise ToolkitError(f"{where}: expected {' or '.join(errors)}, got {value!r}.")

@@ -74,6 +74,16 @@ def check_ranges(values: dict, where: str) -> None:
             raise ToolkitError(f"{where}.{key} is {values[key]}; it must be {wanted}.")
 
 
+def check_data_keys(recipe: Recipe, config_class, where: str) -> None:
+    """training.max_length where the trainer has none: transformers' own TrainingArguments (classification,
+    pretrain, mlm) cut examples at data.max_length, and "unknown key" alone would not say where it goes. TRL's
+    configs have a max_length of their own, or (GRPO, RLOO) lengths of another name that their message offers."""
+    fields = {f.name for f in dataclasses.fields(config_class)}
+    if "max_length" in recipe.training and "max_length" not in fields and not config_class.__module__.startswith("trl"):
+        raise ToolkitError(f"{where}.max_length: {config_class.__name__} has no max_length; task '{recipe.task}' "
+                           f"cuts examples at data.max_length. Move it there.")
+
+
 def build_training_args(recipe: Recipe, config_class, defaults: dict):
     """The trainer config from the recipe's `training` block: its own field names, checked, over our defaults.
 
@@ -81,6 +91,7 @@ def build_training_args(recipe: Recipe, config_class, defaults: dict):
     launch as real DDP over gloo (MULTI_CPU); without it, each process would train alone.
     """
     where = f"{recipe.source}: training"
+    check_data_keys(recipe, config_class, where)
     values = coerce_fields(recipe.training, config_class, where)
     check_trackers(values, where)
     check_ranges(values, where)
