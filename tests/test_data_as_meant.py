@@ -226,3 +226,16 @@ def test_training_value_yaml_read_as_a_boolean_says_to_quote_it(tmp_path, capsys
 def test_training_max_length_on_classification_points_to_data(tmp_path, capsys):
     recipe = {**recipe_with(tmp_path), "training": {"max_length": 64}}
     refused(recipe, tmp_path, capsys, "training.max_length", "data.max_length")
+
+
+# pkg: paths name a folder inside an installed package, and stay inside it.
+
+def test_pkg_path_naming_a_module_not_a_package(tmp_path, capsys):
+    err = refused(recipe_with(tmp_path, train="pkg:os/x.jsonl"), tmp_path, capsys, "data.train", "'os'",
+                  "not a package")
+    assert "pip install" not in err
+
+
+def test_pkg_path_leaving_its_package_is_refused(tmp_path, capsys):
+    refused(recipe_with(tmp_path, train="pkg:toolkit/../.."), tmp_path, capsys, "data.train", "outside",
+            "'toolkit'")

