@@ -239,3 +239,13 @@ def test_pkg_path_naming_a_module_not_a_package(tmp_path, capsys):
 def test_pkg_path_leaving_its_package_is_refused(tmp_path, capsys):
     refused(recipe_with(tmp_path, train="pkg:toolkit/../.."), tmp_path, capsys, "data.train", "outside",
             "'toolkit'")
+
+
+# predict --file reads a text file: bytes that are not UTF-8 are named by line.
+
+def test_predict_file_not_utf8_names_file_and_line(tmp_path, capsys):
+    path = raw_file(tmp_path / "texts.txt", "hello\nsee you at the café\n", encoding="latin-1")
+    code = main(["predict", str(tmp_path / "no-model"), "--file", path])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert "texts.txt" in err and "line 2" in err and "UTF-8" in err

@@ -172,13 +172,7 @@ def run(args: argparse.Namespace) -> int:
             print(summary_line(judged))
         print(api.compare(args.first, args.second, args.output, judged))
     elif args.command == "predict":
-        texts = list(args.texts)
-        if args.file:
-            try:
-                with open(args.file, encoding="utf-8") as handle:
-                    texts += [line.rstrip("\n") for line in handle if line.strip()]
-            except OSError as error:
-                raise ToolkitError(f"{args.file}: cannot read it ({error.strerror}).") from error
+        texts = list(args.texts) + (text_lines(args.file) if args.file else [])
         if not texts:
             raise ToolkitError("predict: give texts as arguments or --file FILE.")
         for text, output in zip(texts, api.predict(args.model_dir, texts), strict=True):
@@ -197,6 +191,23 @@ def run(args: argparse.Namespace) -> int:
         for text, output in zip(args.texts, api.fill_mask(args.model_dir, args.texts, args.top_k), strict=True):
             print(json.dumps({"text": text, "predictions": output}, ensure_ascii=False))
     return 0
+
+
+def text_lines(file: str) -> list[str]:
+    """The non-blank lines of a UTF-8 text file (predict --file); bytes that are not UTF-8 are named by line."""
+    try:
+        raw = Path(file).read_bytes()
+    except OSError as error:
+        raise ToolkitError(f"{file}: cannot read it ({error.strerror}).") from error
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        column = error.start - raw.rfind(b"\n", 0, error.start)
+        raise ToolkitError(f"{file}: line {line} is not UTF-8 text (byte 0x{raw[error.start]:02x} at column "
+                           f"{column}); save it as UTF-8.") from error
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return [line for line in lines if line.strip()]
 
 
 def print_examples(shown: list[dict]) -> None:
