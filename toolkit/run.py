@@ -13,6 +13,7 @@ from accelerate import PartialState
 from toolkit.files import save_atomic
 from toolkit.guards import NoFinalCheckpoint, SeededLengthGroups, StopOnNonFinite
 from toolkit.lm_head import lm_head_mode
+from toolkit.loading import pickle_refusal
 from toolkit.run_folder import mark_finished, write_run_files
 from toolkit.per_example import split_off, write_all
 from toolkit.progress import is_main_process
@@ -49,8 +50,16 @@ def train_model(trainer) -> None:
     trainer.add_callback(NoFinalCheckpoint())
     trainer.add_callback(SeededLengthGroups())
     trainer.toolkit_train_started = time.time()  # set-up time ends here (run.json: setup_seconds)
-    with lm_head_mode(getattr(trainer.args, "toolkit_lm_head", "trl")):
-        trainer.train(resume_from_checkpoint=trainer.args.resume_from_checkpoint)
+    checkpoint = trainer.args.resume_from_checkpoint
+    try:
+        with lm_head_mode(getattr(trainer.args, "toolkit_lm_head", "trl")):
+            trainer.train(resume_from_checkpoint=checkpoint)
+    except Exception as error:
+        refused = checkpoint and pickle_refusal(Path(checkpoint), error, "Delete that checkpoint to resume from an "
+                                                "earlier one, or start over with --overwrite.")
+        if refused:
+            raise refused from error
+        raise
     guard.raise_if_stopped(trainer.args.output_dir)
 
 
