@@ -36,7 +36,7 @@ def stages_of(source) -> tuple[str, list]:
 def load_stages(source, overrides=None) -> list:
     """Every stage's recipe, its keys and training fields checked, before any stage runs (so a typo in
     stage 3 fails before stage 1 trains). Later stages' models may not exist yet: those load when run."""
-    from toolkit.schema import coerce_fields
+    from toolkit.trainer_args import split_training
     from toolkit.tasks import config_class, get_task
 
     where, stages = stages_of(source)
@@ -47,7 +47,7 @@ def load_stages(source, overrides=None) -> list:
             raise ToolkitError(f"{where}: pipeline stage {i} must be a recipe path or a recipe mapping.")
         recipe = load_recipe(stage, overrides)
         task = get_task(recipe.task, recipe.source)
-        coerce_fields(recipe.training, config_class(task, recipe), f"{recipe.source}: training")
+        split_training(recipe.training, config_class(task, recipe), f"{recipe.source}: training")
         recipes.append(recipe)
     return recipes
 

@@ -46,13 +46,20 @@ def headline(run: Run) -> list[tuple[str, str, str]]:
     before = run.metrics.get("before", {})
     rows = []
     for split, values in run.metrics.items():
-        if split in ("before", "generations") or not isinstance(values, dict):
+        if split in ("before", "generations", "held_out_loss_rose") or not isinstance(values, dict):
             continue
         for metric, value in flatten(values).items():
             was = flatten(before.get(split, {})).get(metric)
             shown = f"{number(was)} → {number(value)}" if was is not None else number(value)
             rows.append((split, metric, shown))
     return rows
+
+
+def divergence_warnings(run: Run) -> list[str]:
+    """A line for each held-out split whose loss ended many times its value before training (toolkit.run)."""
+    return [f"Warning: the held-out loss rose {values['times']:g} times during training ({split}: {number(values['before'])} "
+            f"→ {number(values['after'])}): the run diverged." for split, values in
+            (run.metrics.get("held_out_loss_rose") or {}).items()]
 
 
 def model_source(run: Run) -> str:
@@ -165,6 +172,7 @@ def body_markdown(run: Run, images: bool = True) -> list[str]:
              "## Results on held-out data", "", "`a → b`: before → after training.", ""]
     rows = headline(run)
     lines += table(["split", "metric", "value"], rows) if rows else ["(no held-out metrics)"]
+    lines += [line for warning in divergence_warnings(run) for line in ("", f"**{warning}**")]
     if "train_loss" in run.metrics:
         lines += ["", f"Training loss (mean over the run): {number(run.metrics['train_loss'])}"]
     if run.plots and images:
@@ -226,6 +234,7 @@ def run_html(run: Run) -> str:
              f"<p>{html.escape(task_of(run).METHOD if task_of(run) else run.task)}, from <code>{html.escape(model_source(run))}</code>.</p>",
              "<h2>Results on held-out data</h2><p><code>a → b</code>: before → after training.</p>",
              html_table(["split", "metric", "value"], headline(run))]
+    parts += [f"<p><strong>{html.escape(warning)}</strong></p>" for warning in divergence_warnings(run)]
     if "train_loss" in run.metrics:
         parts.append(f"<p>Training loss (mean over the run): {html.escape(number(run.metrics['train_loss']))}</p>")
     if run.plots:
