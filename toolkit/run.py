@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -130,9 +131,31 @@ def save_model(trainer, tokenizer, output_dir: Path) -> None:
 
 
 def train_loss(trainer) -> float | None:
-    """The run's mean training loss (the Trainer's summary row; evaluations may have logged after it)."""
-    rows = [row["train_loss"] for row in trainer.state.log_history if "train_loss" in row]
-    return rows[-1] if rows else None
+    """The run's mean training loss per step. The Trainer's summary row (evaluations may have logged after it)
+    averages only the steps of this call; a resumed run adds the steps before its checkpoint from the logged losses
+    the checkpoint kept (each the mean over the steps since the previous log). Steps between the checkpoint's last
+    log and the checkpoint itself were logged nowhere and are left out (none when checkpoints fall on log steps)."""
+    history = trainer.state.log_history
+    rows = [row["train_loss"] for row in history if "train_loss" in row]
+    if not rows:
+        return None
+    resumed_at = resumed_step(trainer.args.resume_from_checkpoint)
+    if not resumed_at:
+        return rows[-1]
+    total, counted, last = 0.0, 0, 0
+    for row in history:
+        if "loss" in row and row["step"] <= resumed_at:
+            total, counted, last = total + row["loss"] * (row["step"] - last), counted + row["step"] - last, row["step"]
+    since = trainer.state.global_step - resumed_at
+    return (total + rows[-1] * since) / (counted + since) if counted + since else rows[-1]
+
+
+def resumed_step(checkpoint: str | None) -> int:
+    """The step a run resumed at: its checkpoint's global_step (0 for a run that started afresh)."""
+    if not checkpoint:
+        return 0
+    state = Path(checkpoint) / "trainer_state.json"
+    return json.loads(state.read_text(encoding="utf-8")).get("global_step", 0) if state.is_file() else 0
 
 
 def eval_datasets(splits):
