@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from toolkit.inference import fill_mask, generate, predict, score
+from toolkit.interrupted import continuable
 from toolkit.recipe import Recipe, load_recipe
 from toolkit.run import TrainResult
 from toolkit.run_folder import failing_cleanly
@@ -23,14 +24,15 @@ def train(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None
     its stages in order and returns one result per stage.
     overrides: dotted keys, e.g. {"training.learning_rate": 1e-4} or ["training.learning_rate=1e-4"];
     keyword arguments work too, with "__" for the dots: train(path, training__learning_rate=1e-4).
-    Returns the metrics, the output folder and the paths of what was saved.
+    Returns the metrics, the output folder and the paths of what was saved. Interrupted (Ctrl-C), it raises
+    toolkit.interrupted.Interrupted, a KeyboardInterrupt that says which checkpoint continues the run.
     """
     from toolkit.pipeline import is_pipeline, run_pipeline
 
     if is_pipeline(recipe):
         return run_pipeline(recipe, _merge(overrides, kwargs))
     loaded = load_recipe(recipe, _merge(overrides, kwargs))
-    with failing_cleanly(loaded.output_dir):
+    with failing_cleanly(loaded.output_dir), continuable(loaded):
         return get_task(loaded.task, loaded.source).train(loaded)
 
 

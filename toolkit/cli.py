@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import traceback
 from pathlib import Path
@@ -248,6 +249,23 @@ def launch_checked(args: argparse.Namespace) -> int:
     return subprocess.run(command).returncode
 
 
+def interrupted_line(args: argparse.Namespace, stop: KeyboardInterrupt) -> str:
+    """One line for Ctrl-C. For a run: what it kept, and the exact `toolkit train` command that continues it (the
+    same overrides, --resume from its last checkpoint, or what starts it again)."""
+    from toolkit.interrupted import Interrupted
+
+    if not isinstance(stop, Interrupted):
+        return "interrupted."
+    overrides = [item for item in args.overrides if item.split("=")[0] not in ("overwrite", "resume")]
+    overrides += ["--trust-remote-code"] if args.trust_remote_code else []
+    recipe = stop.recipe if stop.pipeline else args.recipe
+    command = shlex.join(["toolkit", "train", recipe, *overrides, *([stop.flag] if stop.flag else [])])
+    kept = f"{stop.checkpoint} is kept" if stop.checkpoint else "no checkpoint was saved"
+    then = (f", then {shlex.join(['toolkit', 'train', args.recipe, *overrides])} for the stages after it"
+            if stop.pipeline else "")
+    return f"interrupted: {kept}; continue with: {command}{then}"
+
+
 def list_recipes(folder: Path) -> int:
     """Each recipe and pipeline under `folder`, with the first line of its opening comment."""
     if not folder.is_dir():
@@ -305,3 +323,9 @@ def main(argv: list[str] | None = None) -> int:
                 traceback.print_exc()
             print(f"error: {error}", file=sys.stderr)
         return error.exit_code
+    except KeyboardInterrupt as stop:  # Ctrl-C: where things stand, and the command that goes on
+        if args.debug:
+            traceback.print_exc()
+        if os.environ.get("RANK", "0") == "0" and args.command != "launch":  # launch: its processes say it
+            print(interrupted_line(args, stop), file=sys.stderr)
+        return 130  # the shell's status for a command ended by SIGINT

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from toolkit.errors import ToolkitError
+from toolkit.interrupted import continuable
 from toolkit.recipe import load_recipe, parse_overrides, read_yaml
 from toolkit.run_folder import failing_cleanly, folder_plan, is_finished, output_dir_of, read_run
 from toolkit.progress import say
@@ -85,6 +86,6 @@ def run_pipeline(source, overrides=None) -> list[TrainResult]:
             metrics = read_run(output_dir).metrics
             results.append(TrainResult(output_dir=output_dir, metrics=metrics, artifacts={"model": output_dir}))
             continue
-        with failing_cleanly(output_dir):
+        with failing_cleanly(output_dir), continuable(recipe, pipeline=True):
             results.append(get_task(recipe.task, recipe.source).train(recipe))
     return results
