@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 from pathlib import Path
 
 import yaml
@@ -154,15 +155,33 @@ def generation_lines(run: Run) -> list[str]:
             + table(answer_header, [[markdown_cell(value) for value in row] for row in answers]))
 
 
+MARKDOWN_MARKS = set("\\`*_[]|#~")  # characters markdown acts on inside a line
+
+
+def markdown_text(text) -> str:
+    """Text from the data or a model as markdown shows it and never runs it: on one line, markdown's marks escaped
+    with a backslash, and HTML's <, > and & as entities (a `<script>` in a prompt is shown, as report.html shows it).
+    The Hub and most viewers render raw HTML in a model card."""
+    marked = "".join("\\" + c if c in MARKDOWN_MARKS else c for c in " ".join(str(text).splitlines()))
+    return html.escape(marked, quote=False)
+
+
 def markdown_cell(text) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")[:120]
+    return markdown_text(str(text)[:120])
+
+
+def fenced(text: str, info: str = "") -> list[str]:
+    """A fenced code block that the text itself cannot close: a fence longer than any run of backticks in it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence + info, text, fence]
 
 
 def sample_lines(run: Run, limit: int = 12) -> list[str]:
     lines = []
     for row in run.samples[:limit]:
         text = json.dumps({k: v for k, v in row.items()}, ensure_ascii=False)
-        lines.append(f"- `{text[:300]}`")
+        lines.append(f"- <code>{markdown_text(text[:300])}</code>")
     return lines
 
 
@@ -186,8 +205,7 @@ def body_markdown(run: Run, images: bool = True) -> list[str]:
               f"- processes: {run.info.get('world_size')}, seconds: {run.info.get('seconds')}, "
               f"weights identical across ranks: {run.info.get('weights_identical_across_ranks')}",
               "", "## Recipe (as run; every trainer setting, defaults included, is in training_args.json)", "",
-              "```yaml",
-              yaml.safe_dump(run.recipe, sort_keys=False, allow_unicode=True).rstrip(), "```", ""]
+              *fenced(yaml.safe_dump(run.recipe, sort_keys=False, allow_unicode=True).rstrip(), "yaml"), ""]
     return lines
 
 
