@@ -16,7 +16,8 @@ from toolkit.files import save_atomic
 from toolkit.guards import NoFinalCheckpoint, SeededLengthGroups, StopOnBadLoss
 from toolkit.lm_head import lm_head_mode
 from toolkit.loading import pickle_refusal
-from toolkit.run_folder import mark_finished, write_run_files
+from toolkit.process_group import waited_out
+from toolkit.run_folder import last_checkpoint, mark_finished, write_run_files
 from toolkit.per_example import split_off, write_all
 from toolkit.progress import is_main_process, say
 from toolkit.recipe import Recipe
@@ -59,8 +60,9 @@ def train_model(trainer) -> None:
     except Exception as error:
         refused = checkpoint and pickle_refusal(Path(checkpoint), error, "Delete that checkpoint to resume from an "
                                                 "earlier one, or start over with --overwrite.")
-        if refused:
-            raise refused from error
+        stalled = waited_out(error, trainer.args, last_checkpoint(trainer.args.output_dir))
+        if refused or stalled:
+            raise (refused or stalled) from error
         raise
     guard.raise_if_stopped(trainer.args.output_dir)
 

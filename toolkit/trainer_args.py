@@ -11,6 +11,7 @@ from toolkit.devices import accelerator, bf16_supported, describe as describe_de
 from toolkit.errors import ToolkitError
 from toolkit.guards import DIVERGENCE_FACTOR
 from toolkit.lm_head import default_mode, mode_in_force
+from toolkit.process_group import start_process_group
 from toolkit.recipe import Recipe
 from toolkit.run_folder import output_dir_of
 from toolkit.schema import coerce_fields, suggest
@@ -122,6 +123,9 @@ def build_training_args(recipe: Recipe, config_class, defaults: dict):
     if "gradient_checkpointing" in values:  # the recipe's old name wins over our default under the new one
         ours.pop("activation_checkpointing", None)
     merged = {"use_cpu": not has_accelerator(), **ours, **values, "output_dir": str(output_dir_of(recipe))}
+    field_defaults = {f.name: f.default for f in dataclasses.fields(config_class)}
+    start_process_group(merged["use_cpu"], merged.get("ddp_timeout", field_defaults.get("ddp_timeout", 1800)),
+                        merged.get("ddp_backend"))  # before the config: it sets up the (distributed) state
     try:
         args = config_class(**merged)
         _ = args.device  # sets up the (distributed) state now, before anything else can with other settings
