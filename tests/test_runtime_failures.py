@@ -107,3 +107,15 @@ def test_a_chat_template_that_refuses_is_one_line(chat_model, tmp_path, capsys, 
     monkeypatch.setattr("builtins.input", lambda prompt="": "hello")
     line = refused(capsys, "chat", str(folder))
     assert "This model only answers system prompts" in line
+
+
+def test_training_on_a_model_whose_chat_template_refuses_is_one_line(chat_model, tmp_path, capsys):
+    folder = copy_of(chat_model, tmp_path)
+    (folder / "chat_template.jinja").write_text(BLOCKED)
+    recipe = {"task": "sft", "model": {"name_or_path": str(folder)},
+              "data": {"train": str(INSTRUCTIONS), "max_length": 48, "limit": 16},
+              "training": {"output_dir": str(tmp_path / "run"), "max_steps": 1, "assistant_only_loss": False}}
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    line = refused(capsys, "train", str(path))
+    assert "This model only answers system prompts" in line and "chat template" in line and str(folder) in line
