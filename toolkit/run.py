@@ -54,6 +54,7 @@ def train_model(trainer) -> None:
     trainer.add_callback(SeededLengthGroups())
     trainer.toolkit_train_started = time.time()  # set-up time ends here (run.json: setup_seconds)
     checkpoint = trainer.args.resume_from_checkpoint
+    trainer.toolkit_resumed_at = resumed_step(checkpoint)  # read now: save_total_limit may delete it as the run goes
     try:
         with lm_head_mode(getattr(trainer.args, "toolkit_lm_head", "trl")):
             trainer.train(resume_from_checkpoint=checkpoint)
@@ -141,7 +142,7 @@ def train_loss(trainer) -> float | None:
     rows = [row["train_loss"] for row in history if "train_loss" in row]
     if not rows:
         return None
-    resumed_at = resumed_step(trainer.args.resume_from_checkpoint)
+    resumed_at = getattr(trainer, "toolkit_resumed_at", 0)  # set in train_model
     if not resumed_at:
         return rows[-1]
     total, counted, last = 0.0, 0, 0
