@@ -94,6 +94,9 @@ def test_a_spike_is_not_divergence_but_a_loss_that_stays_up_is():
     stopped, _ = logged(StopOnBadLoss(FACTOR), [1.0, 0.5, 12.0, 30.0, 11.0, 0.5])
     assert stopped == 2 + PATIENCE
     assert logged(StopOnBadLoss(None), [1.0, 1e9, 1e9, 1e9, 1e9])[0] is None  # divergence_factor: null
+    # A model that already fits its data starts near 0: a few hundredths is noise, not divergence.
+    assert logged(StopOnBadLoss(FACTOR), [0.001, 0.05, 0.08, 0.06, 0.09])[0] is None
+    assert logged(StopOnBadLoss(FACTOR), [0.001, 2.0, 3.0, 5.0])[0] == 4
 
 
 def test_a_finished_run_whose_held_out_loss_rose_many_times_says_so(tmp_path, capsys):
