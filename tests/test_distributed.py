@@ -12,6 +12,7 @@ import yaml
 
 from conftest import ROOT, TINY_GPT2, classification_recipe, tiny_recipe
 from toolkit.devices import accelerator
+from toolkit.owned_folder import claim
 
 pytestmark = pytest.mark.slow  # every test here starts real processes
 
@@ -87,7 +88,7 @@ def test_launch_refuses_before_any_process_starts_and_launched_errors_print_once
     """toolkit launch: one line, exit 2, no launcher traceback. A plain accelerate launch of a bad recipe: each
     process fails alike, and only one prints the message."""
     recipe = classification_recipe(tmp_path, TINY_GPT2)
-    (tmp_path / "run").mkdir()
+    claim(tmp_path / "run")  # a finished run's folder, as the toolkit marks it
     (tmp_path / "run" / "run.json").write_text("{}")
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe))

@@ -83,6 +83,7 @@ def test_a_run_killed_mid_training_resumes_to_the_same_result(task, tmp_path):
     assert [s for s, _ in losses(output)][-1] == STEPS
     a, b = (json.loads((folder / "metrics.json").read_text()) for folder in (output, tmp_path / "whole"))
     assert {k: v for k, v in a.items() if k != "train_loss"} == {k: v for k, v in b.items() if k != "train_loss"}
+    assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)  # the mean over the whole run, resumed or not
     assert not list(output.glob("checkpoint-*"))  # kept for resuming only
     toolkit.evaluate(output)  # the recipe as run says resume: true; re-evaluating must neither resume nor refuse
 

@@ -17,6 +17,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from toolkit.chat import apply_template
+
 FILE = "generations.jsonl"
 SCORES = ("exact_match", "f1", "rouge_l", "length", "stopped", "distinct_1", "distinct_2", "longest_repeat", "judge")
 
@@ -70,7 +72,8 @@ def held_out_prompts(splits, limit: int) -> tuple[str | None, list[Prompt]]:
 
 def formatted(tokenizer, prompt: Prompt) -> str:
     if isinstance(prompt.turns, list):
-        return tokenizer.apply_chat_template(prompt.turns, tokenize=False, add_generation_prompt=True)
+        fix = "Fix the tokenizer's chat template, or set eval.generations: 0 to skip the held-out answers."
+        return apply_template(tokenizer, prompt.turns, fix, tokenize=False, add_generation_prompt=True)
     return prompt.turns
 
 

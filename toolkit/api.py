@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from toolkit.inference import fill_mask, generate, predict, score
+from toolkit.interrupted import continuable
 from toolkit.recipe import Recipe, load_recipe
 from toolkit.run import TrainResult
 from toolkit.run_folder import failing_cleanly
@@ -23,14 +24,15 @@ def train(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None
     its stages in order and returns one result per stage.
     overrides: dotted keys, e.g. {"training.learning_rate": 1e-4} or ["training.learning_rate=1e-4"];
     keyword arguments work too, with "__" for the dots: train(path, training__learning_rate=1e-4).
-    Returns the metrics, the output folder and the paths of what was saved.
+    Returns the metrics, the output folder and the paths of what was saved. Interrupted (Ctrl-C), it raises
+    toolkit.interrupted.Interrupted, a KeyboardInterrupt that says which checkpoint continues the run.
     """
     from toolkit.pipeline import is_pipeline, run_pipeline
 
     if is_pipeline(recipe):
         return run_pipeline(recipe, _merge(overrides, kwargs))
     loaded = load_recipe(recipe, _merge(overrides, kwargs))
-    with failing_cleanly(loaded.output_dir):
+    with failing_cleanly(loaded.output_dir), continuable(loaded):
         return get_task(loaded.task, loaded.source).train(loaded)
 
 
@@ -68,22 +70,25 @@ def check(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None
     return facts
 
 
-def harness(run_dir: str | Path, tasks: list[str], include: str | Path | None = None, limit: int | None = None) -> dict:
+def harness(run_dir: str | Path, tasks: list[str], include: str | Path | None = None, limit: int | None = None,
+            trust_remote_code: bool = False) -> dict:
     """EleutherAI's lm-eval tasks on a finished run's model, when lm-eval is installed ({task: metrics}; every
-    scored sample in run_dir/harness/). `include`: a folder of task YAML files (offline: tasks over local files)."""
+    scored sample in run_dir/harness/). `include`: a folder of task YAML files (offline: tasks over local files).
+    trust_remote_code: let the model folder run its own code (auto_map); off, such a folder is refused."""
     from toolkit.lm_harness import run_harness
 
-    return run_harness(run_dir, tasks, include, limit)
+    return run_harness(run_dir, tasks, include, limit, trust_remote_code=trust_remote_code)
 
 
 def evaluate(run_dir: str | Path, data: str | Path | None = None, splits: list[str] | None = None,
-             per_example: bool = False) -> dict:
+             per_example: bool = False, trust_remote_code: bool = False) -> dict:
     """A finished run's held-out metrics, recomputed from its saved model with its task's own metric code
     ({split: metrics}); `data` evaluates another file in the recipe's columns instead ({"data": metrics}).
-    per_example: also return each split's per-example rows (the values the metrics are counted from)."""
+    per_example: also return each split's per-example rows (the values the metrics are counted from).
+    trust_remote_code: let the saved model run code it ships (auto_map); off, such a folder is refused."""
     from toolkit.evaluation import evaluate as evaluate_run
 
-    return evaluate_run(run_dir, str(data) if data else None, splits, per_example)
+    return evaluate_run(run_dir, str(data) if data else None, splits, per_example, trust_remote_code)
 
 
 def report(run_dir: str | Path) -> dict[str, Path]:
@@ -94,22 +99,23 @@ def report(run_dir: str | Path) -> dict[str, Path]:
 
 
 def compare(first: str | Path, second: str | Path, output: str | Path | None = None,
-            judge: str | dict | None = None) -> Path:
+            judge: str | dict | None = None, trust_remote_code: bool = False) -> Path:
     """One HTML page with two runs side by side: metrics, recipe differences, plots. judge: a reward run's
     folder or a causal LM that scores both runs' answers to the same held-out prompts (or what `judge_runs`
     returned); the page then shows the first run's win rate, with a 95% interval, and every prompt's answers."""
     from toolkit.report import compare_runs
 
-    judged = judge_runs(first, second, judge) if isinstance(judge, str) else judge
+    judged = judge_runs(first, second, judge, trust_remote_code) if isinstance(judge, str) else judge
     return compare_runs(first, second, Path(output) if output else None, judged)
 
 
-def judge_runs(first: str | Path, second: str | Path, judge: str) -> dict:
+def judge_runs(first: str | Path, second: str | Path, judge: str, trust_remote_code: bool = False) -> dict:
     """The first run's win rate over the second on the same held-out prompts, as `judge` scores their answers
-    (toolkit.judge): win_rate, low and high (95% bootstrap interval), wins, ties, losses, and every row."""
+    (toolkit.judge): win_rate, low and high (95% bootstrap interval), wins, ties, losses, and every row.
+    trust_remote_code: let the judge's folder run its own code (auto_map); off, such a folder is refused."""
     from toolkit.judge import judge_runs as judged
 
-    return judged(Path(first), Path(second), judge)
+    return judged(Path(first), Path(second), judge, trust_remote_code)
 
 
 def prepare_corpus_files(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None = None,

@@ -7,6 +7,8 @@ stop.
 
 from __future__ import annotations
 
+from toolkit.errors import ToolkitError
+
 IM_START = "<|im_start|>"
 IM_END = "<|im_end|>"
 
@@ -32,6 +34,18 @@ def ensure_chat_template(tokenizer) -> bool:
         tokenizer.add_special_tokens({"additional_special_tokens": missing})
     tokenizer.chat_template = CHATML_TEMPLATE
     return True
+
+
+def apply_template(tokenizer, turns: list[dict], fix: str, **kwargs):
+    """tokenizer.apply_chat_template, where a template that refuses the conversation (templates do, with
+    raise_exception, e.g. for roles they do not take) or breaks is one line naming the tokenizer's folder."""
+    from jinja2 import TemplateError
+
+    try:
+        return tokenizer.apply_chat_template(turns, **kwargs)
+    except TemplateError as error:
+        where = getattr(tokenizer, "name_or_path", None) or "the tokenizer"
+        raise ToolkitError(f"{where}: its chat template refused the conversation ({error}). {fix}") from error
 
 
 def end_of_turn_ids(tokenizer) -> list[int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import traceback
 from pathlib import Path
@@ -125,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
     fill.add_argument("model_dir")
     fill.add_argument("texts", nargs="+")
     fill.add_argument("--top-k", type=int, default=5)
+
+    # Every command that loads a model or tokenizer: a folder that ships its own Python code (auto_map) is refused
+    # unless this flag (or, in a recipe, model.trust_remote_code: true) says to run it.
+    for sub in (train, check, launch, tokenize, corpus, evaluate, compare, predict, generate, chat, score, fill):
+        sub.add_argument("--trust-remote-code", action="store_true",
+                         help="run Python code that a model folder ships (auto_map); off by default")
     return parser
 
 
@@ -133,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
         return list_recipes(Path(args.dir))
     from toolkit import api
 
+    trusted = getattr(args, "trust_remote_code", False)
     if args.command == "train":
         api.train(args.recipe, with_flags(args))
     elif args.command == "launch":
@@ -149,23 +157,24 @@ def run(args: argparse.Namespace) -> int:
         if slurm and args.executor != "slurm":
             raise ToolkitError(f"prepare-corpus: --{next(iter(slurm)).replace('_', '-')} is a Slurm option; add "
                                f"--executor slurm.")
-        facts = api.prepare_corpus_files(args.recipe, args.overrides, args.output, args.executor, args.tasks,
+        facts = api.prepare_corpus_files(args.recipe, with_flags(args), args.output, args.executor, args.tasks,
                                          args.workers, slurm if args.executor == "slurm" else None, args.tokenize)
         print(yaml.safe_dump(facts, sort_keys=False, allow_unicode=True), end="")
     elif args.command == "tokenize":
-        summary = api.tokenize(args.recipe, args.output, list(args.overrides), overwrite=args.overwrite)
+        overrides = list(args.overrides) + (["model.trust_remote_code=true"] if trusted else [])
+        summary = api.tokenize(args.recipe, args.output, overrides, overwrite=args.overwrite)
         print(yaml.safe_dump({"tokenized": summary}, sort_keys=False, allow_unicode=True), end="")
     elif args.command == "eval" and args.harness:
         tasks = [task.strip() for task in args.harness.split(",") if task.strip()]
-        print(json.dumps(api.harness(args.model_dir, tasks, args.harness_include, args.limit), indent=2))
+        print(json.dumps(api.harness(args.model_dir, tasks, args.harness_include, args.limit, trusted), indent=2))
     elif args.command == "eval":
-        metrics = api.evaluate(args.model_dir, args.data, args.splits)
+        metrics = api.evaluate(args.model_dir, args.data, args.splits, trust_remote_code=trusted)
         print(json.dumps(metrics, indent=2))
     elif args.command == "report":
         for name, path in api.report(args.run_dir).items():
             print(f"{name}: {path}")
     elif args.command == "compare":
-        judged = api.judge_runs(args.first, args.second, args.judge) if args.judge else None
+        judged = api.judge_runs(args.first, args.second, args.judge, trusted) if args.judge else None
         if judged:
             from toolkit.judge import summary_line
 
@@ -175,20 +184,23 @@ def run(args: argparse.Namespace) -> int:
         texts = list(args.texts) + (text_lines(args.file) if args.file else [])
         if not texts:
             raise ToolkitError("predict: give texts as arguments or --file FILE.")
-        for text, output in zip(texts, api.predict(args.model_dir, texts), strict=True):
+        for text, output in zip(texts, api.predict(args.model_dir, texts, trust_remote_code=trusted), strict=True):
             print(json.dumps({"text": text, **output}, ensure_ascii=False))
     elif args.command == "generate":
         outputs = api.generate(args.model_dir, args.prompts, args.max_new_tokens, args.temperature, args.top_p,
-                               chat=False if args.no_chat else None, seed=args.seed)
+                               chat=False if args.no_chat else None, seed=args.seed, trust_remote_code=trusted)
         for prompt, output in zip(args.prompts, outputs, strict=True):
             print(json.dumps({"prompt": prompt, "output": output}, ensure_ascii=False))
     elif args.command == "chat":
         chat_loop(args)
     elif args.command == "score":
-        for text, value in zip(args.texts, api.score(args.model_dir, args.texts, args.prompt and [args.prompt] * len(args.texts)), strict=True):
+        prompts = args.prompt and [args.prompt] * len(args.texts)
+        scores = api.score(args.model_dir, args.texts, prompts, trust_remote_code=trusted)
+        for text, value in zip(args.texts, scores, strict=True):
             print(json.dumps({"text": text, "score": round(value, 4)}, ensure_ascii=False))
     elif args.command == "fill-mask":
-        for text, output in zip(args.texts, api.fill_mask(args.model_dir, args.texts, args.top_k), strict=True):
+        for text, output in zip(args.texts, api.fill_mask(args.model_dir, args.texts, args.top_k, trusted),
+                                strict=True):
             print(json.dumps({"text": text, "predictions": output}, ensure_ascii=False))
     return 0
 
@@ -221,8 +233,9 @@ def print_examples(shown: list[dict]) -> None:
 
 
 def with_flags(args: argparse.Namespace) -> list[str]:
-    return list(args.overrides) + (["overwrite=true"] if args.overwrite else []) + (
-        ["resume=true"] if args.resume else [])
+    """A recipe command's overrides, with its flags as the recipe keys they stand for."""
+    flags = {"overwrite": "overwrite=true", "resume": "resume=true", "trust_remote_code": "model.trust_remote_code=true"}
+    return list(args.overrides) + [key for flag, key in flags.items() if getattr(args, flag, False)]
 
 
 def launch_checked(args: argparse.Namespace) -> int:
@@ -247,6 +260,23 @@ def launch_checked(args: argparse.Namespace) -> int:
     return subprocess.run(command).returncode
 
 
+def interrupted_line(args: argparse.Namespace, stop: KeyboardInterrupt) -> str:
+    """One line for Ctrl-C. For a run: what it kept, and the exact `toolkit train` command that continues it (the
+    same overrides, --resume from its last checkpoint, or what starts it again)."""
+    from toolkit.interrupted import Interrupted
+
+    if not isinstance(stop, Interrupted):
+        return "interrupted."
+    overrides = [item for item in args.overrides if item.split("=")[0] not in ("overwrite", "resume")]
+    overrides += ["--trust-remote-code"] if args.trust_remote_code else []
+    recipe = stop.recipe if stop.pipeline else args.recipe
+    command = shlex.join(["toolkit", "train", recipe, *overrides, *([stop.flag] if stop.flag else [])])
+    kept = f"{stop.checkpoint} is kept" if stop.checkpoint else "no checkpoint was saved"
+    then = (f", then {shlex.join(['toolkit', 'train', args.recipe, *overrides])} for the stages after it"
+            if stop.pipeline else "")
+    return f"interrupted: {kept}; continue with: {command}{then}"
+
+
 def list_recipes(folder: Path) -> int:
     """Each recipe and pipeline under `folder`, with the first line of its opening comment."""
     if not folder.is_dir():
@@ -265,7 +295,7 @@ def chat_loop(args: argparse.Namespace) -> None:
     """One question, one answer: the model was trained on single turns, so each prompt starts fresh."""
     from toolkit.generation import generate_with, load_for_generation
 
-    model, tokenizer = load_for_generation(args.model_dir)
+    model, tokenizer = load_for_generation(args.model_dir, args.trust_remote_code)
     if not tokenizer.chat_template:
         raise ToolkitError(f"{args.model_dir}: this model has no chat template; use `toolkit generate --no-chat`.")
     print("Type a message (empty line or Ctrl-D to stop).", flush=True)
@@ -304,3 +334,9 @@ def main(argv: list[str] | None = None) -> int:
                 traceback.print_exc()
             print(f"error: {error}", file=sys.stderr)
         return error.exit_code
+    except KeyboardInterrupt as stop:  # Ctrl-C: where things stand, and the command that goes on
+        if args.debug:
+            traceback.print_exc()
+        if os.environ.get("RANK", "0") == "0" and args.command != "launch":  # launch: its processes say it
+            print(interrupted_line(args, stop), file=sys.stderr)
+        return 130  # the shell's status for a command ended by SIGINT

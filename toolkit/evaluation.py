@@ -15,13 +15,15 @@ from pathlib import Path
 from toolkit.errors import ToolkitError
 from toolkit.per_example import split_off
 from toolkit.recipe import load_recipe
-from toolkit.run_folder import RECIPE, recipe_for_evaluation
+from toolkit.run_folder import RECIPE, check_model_files, recipe_for_evaluation
 
 
-def evaluate(folder, data: str | None = None, splits: list[str] | None = None, per_example: bool = False) -> dict:
+def evaluate(folder, data: str | None = None, splits: list[str] | None = None, per_example: bool = False,
+             trust_remote_code: bool = False) -> dict:
     """{split: metrics} for a finished run folder; with `data`, {"data": metrics} for that file.
     per_example: keep each split's per-example rows (as the run saved them in examples_<split>.jsonl) under
-    "per_example"."""
+    "per_example". trust_remote_code: let the saved model (and a starting model it is compared with) run code
+    it ships (auto_map); whatever the run's recipe said, it is off unless asked here."""
     from toolkit.models import load_model
     from toolkit.tasks import get_task
 
@@ -29,6 +31,8 @@ def evaluate(folder, data: str | None = None, splits: list[str] | None = None, p
     # Trainers print their logs to stdout; here stdout carries the result, so their chatter goes to stderr.
     with tempfile.TemporaryDirectory(prefix="toolkit-eval-") as scratch, contextlib.redirect_stdout(sys.stderr):
         raw, start = recipe_for_evaluation(folder, data, scratch)
+        check_model_files(folder)
+        raw["model"]["trust_remote_code"] = start["trust_remote_code"] = trust_remote_code
         recipe = load_recipe({**raw, "__source__": str(folder / RECIPE)})
         task = get_task(recipe.task, recipe.source)
         prepared = task.prepare(recipe)

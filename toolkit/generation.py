@@ -6,21 +6,18 @@ from pathlib import Path
 
 import torch
 
-from toolkit.chat import end_of_turn_ids
-from toolkit.errors import ToolkitError
+from toolkit.chat import apply_template, end_of_turn_ids
+from toolkit.loading import saved_model, saved_tokenizer
 from toolkit.models import max_positions
 from toolkit.run_folder import require_model_folder
 
 
-def load_for_generation(model_dir: str | Path):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def load_for_generation(model_dir: str | Path, trust_remote_code: bool = False):
+    from transformers import AutoModelForCausalLM
 
     require_model_folder(model_dir, "causal LM", "a pretrain, sft, dpo, kto, orpo or rlhf run")
-    tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
-    try:
-        model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True)
-    except ValueError as error:
-        raise ToolkitError(f"{model_dir}: not a causal language model ({error}).") from error
+    tokenizer = saved_tokenizer(model_dir, trust_remote_code)
+    model = saved_model(AutoModelForCausalLM, model_dir, trust_remote_code)
     return model.eval(), tokenizer
 
 
@@ -32,8 +29,10 @@ def generate_with(model, tokenizer, prompts: list[str], max_new_tokens: int = 64
     """
     chat = bool(tokenizer.chat_template) if chat is None else chat
     if chat:
-        texts = [tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
-                                               add_generation_prompt=True) for p in prompts]
+        fix = ("Fix its template (chat_template.jinja in that folder), or generate plain text without it: "
+               "toolkit generate --no-chat (Python: chat=False).")
+        texts = [apply_template(tokenizer, [{"role": "user", "content": p}], fix, tokenize=False,
+                                add_generation_prompt=True) for p in prompts]
     else:
         texts = list(prompts)
     sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else {}
@@ -74,9 +73,10 @@ def new_tokens(model, tokenizer, texts: list[str], max_new_tokens: int, sampling
 
 
 def generate(model_dir: str | Path, prompts: list[str] | str, max_new_tokens: int = 64, temperature: float = 0.0,
-             top_p: float = 1.0, chat: bool | None = None, seed: int = 0) -> list[str] | str:
+             top_p: float = 1.0, chat: bool | None = None, seed: int = 0,
+             trust_remote_code: bool = False) -> list[str] | str:
     """Generate from a saved pretrain/SFT folder. A single prompt gives a single string."""
-    model, tokenizer = load_for_generation(model_dir)
+    model, tokenizer = load_for_generation(model_dir, trust_remote_code)
     single = isinstance(prompts, str)
     outputs = generate_with(model, tokenizer, [prompts] if single else list(prompts), max_new_tokens,
                             temperature, top_p, chat, seed)

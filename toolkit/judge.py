@@ -26,28 +26,27 @@ REPLY_TOKENS = 6  # room for the judge's number
 class Judge:
     """Scores answers: a reward-model folder, or a causal LM prompted with RUBRIC."""
 
-    def __init__(self, name: str):
-        from transformers import AutoConfig
+    def __init__(self, name: str, trust_remote_code: bool = False):
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
+        from toolkit.loading import from_pretrained
         from toolkit.models import resolve
 
         self.name, self.too_long = name, 0  # too_long: asks longer than a language-model judge's positions
         target, is_local = resolve(name, "judge")
-        try:
-            config = AutoConfig.from_pretrained(target, local_files_only=is_local)
-        except (OSError, ValueError) as error:
-            raise ToolkitError(f"judge: could not load '{name}' ({error}). Give a reward run's folder or a causal "
-                               f"LM's folder (or hub id, with a network).") from error
+
+        def load(loader, what: str):
+            return from_pretrained(loader, target, is_local, "judge", what, trust_remote_code, shown=name)
+
+        config = load(AutoConfig.from_pretrained, "config")
         self.is_reward_model = any(arch.endswith("ForSequenceClassification") for arch in config.architectures or [])
         if self.is_reward_model:
             from toolkit.reward_model import RewardModel
 
-            self.reward_model = RewardModel(target)
+            self.reward_model = RewardModel(target, trust_remote_code)
         else:
-            from transformers import AutoModelForCausalLM, AutoTokenizer
-
-            self.model = AutoModelForCausalLM.from_pretrained(target, local_files_only=is_local).eval()
-            self.tokenizer = AutoTokenizer.from_pretrained(target, local_files_only=is_local)
+            self.model = load(AutoModelForCausalLM.from_pretrained, "model").eval()
+            self.tokenizer = load(AutoTokenizer.from_pretrained, "tokenizer")
             if self.tokenizer.pad_token is None:
                 self.tokenizer.pad_token = self.tokenizer.eos_token
 
@@ -97,14 +96,15 @@ def read_generations(folder: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
-def judge_runs(first: Path, second: Path, judge: str) -> dict:
+def judge_runs(first: Path, second: Path, judge: str, trust_remote_code: bool = False) -> dict:
     """Each run's answers (after training) to the same held-out prompts, scored by `judge`; the first run's win
-    rate over the second, and every prompt's two scores."""
+    rate over the second, and every prompt's two scores. trust_remote_code: let the judge's folder run its own
+    code (auto_map)."""
     rows_a, rows_b = read_generations(first), read_generations(second)
     if [row["prompt"] for row in rows_a] != [row["prompt"] for row in rows_b]:
         raise ToolkitError(f"compare --judge: {first} and {second} answered different held-out prompts; the win "
                            f"rate needs the same ones (the same test data and eval.generations).")
-    scorer = Judge(judge)
+    scorer = Judge(judge, trust_remote_code)
     prompts, references = [row["prompt"] for row in rows_a], [row["reference"] for row in rows_a]
     scores_a = scorer.scores(prompts, [row["after"]["text"] for row in rows_a], references)
     scores_b = scorer.scores(prompts, [row["after"]["text"] for row in rows_b], references)

@@ -11,12 +11,14 @@ import json
 from pathlib import Path
 
 from toolkit.errors import ToolkitError
+from toolkit.loading import refuse_custom_code
 from toolkit.run_folder import require_model_folder
 
 
 def run_harness(run_dir: str | Path, tasks: list[str], include: str | Path | None = None,
-                limit: int | None = None, batch_size: int = 8) -> dict:
-    """{task: metrics} from lm-eval's `simple_evaluate` on the run's saved model; samples in run_dir/harness/."""
+                limit: int | None = None, batch_size: int = 8, trust_remote_code: bool = False) -> dict:
+    """{task: metrics} from lm-eval's `simple_evaluate` on the run's saved model; samples in run_dir/harness/.
+    trust_remote_code: let the folder run its own code (auto_map); off, such a folder is refused."""
     try:
         import lm_eval
         from lm_eval.tasks import TaskManager
@@ -34,7 +36,9 @@ def run_harness(run_dir: str | Path, tasks: list[str], include: str | Path | Non
         raise ToolkitError(f"--harness: no lm-eval task '{unknown[0]}'. Name one of lm-eval's tasks, or define it in "
                            f"a YAML file in the folder given as --harness-include.")
     require_model_folder(folder, "causal LM", "a pretrain, sft, dpo, kto, orpo or rlhf run")
-    output = lm_eval.simple_evaluate(model="hf", model_args={"pretrained": str(folder), "dtype": "float32"},
+    refuse_custom_code(folder, trust_remote_code, str(folder))
+    output = lm_eval.simple_evaluate(model="hf", model_args={"pretrained": str(folder), "dtype": "float32",
+                                                             "trust_remote_code": trust_remote_code},
                                      tasks=list(tasks), task_manager=manager, limit=limit, batch_size=batch_size,
                                      device="cuda" if torch.cuda.is_available() else "cpu", log_samples=True,
                                      bootstrap_iters=0)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import torch
 from transformers import AutoConfig, AutoTokenizer, PreTrainedModel
 
 from toolkit.errors import ToolkitError
+from toolkit.loading import from_pretrained
 from toolkit.paths import local_path
 from toolkit.progress import say, verbose
 from toolkit.recipe import ModelSpec, TokenizerSpec
@@ -23,15 +23,7 @@ def resolve(spec: str, where: str) -> tuple[str, bool]:
 
 def _from_pretrained(loader, spec: str, where: str, what: str, **kwargs):
     target, is_local = resolve(spec, where)
-    if is_local and not Path(target).is_dir():
-        raise ToolkitError(f"{where}: '{spec}' is a file; a {what} is loaded from a folder.")
-    try:
-        return loader(target, local_files_only=is_local, **kwargs)
-    except (OSError, ValueError, EnvironmentError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        hint = ("the folder must hold what save_pretrained writes (config.json, weights, tokenizer files)"
-                if is_local else "a hub id needs a network; without one, use a local folder")
-        raise ToolkitError(f"{where}: could not load the {what} from '{spec}': {first}. Note: {hint}.") from error
+    return from_pretrained(loader, target, is_local, where, what, shown=spec, **kwargs)
 
 
 class DropLoadReport(logging.Filter):

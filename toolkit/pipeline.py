@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from toolkit.errors import ToolkitError
+from toolkit.interrupted import continuable
 from toolkit.recipe import load_recipe, parse_overrides, read_yaml
 from toolkit.run_folder import failing_cleanly, folder_plan, is_finished, output_dir_of, read_run
 from toolkit.progress import say
@@ -36,7 +37,7 @@ def stages_of(source) -> tuple[str, list]:
 def load_stages(source, overrides=None) -> list:
     """Every stage's recipe, its keys and training fields checked, before any stage runs (so a typo in
     stage 3 fails before stage 1 trains). Later stages' models may not exist yet: those load when run."""
-    from toolkit.schema import coerce_fields
+    from toolkit.trainer_args import split_training
     from toolkit.tasks import config_class, get_task
 
     where, stages = stages_of(source)
@@ -47,7 +48,7 @@ def load_stages(source, overrides=None) -> list:
             raise ToolkitError(f"{where}: pipeline stage {i} must be a recipe path or a recipe mapping.")
         recipe = load_recipe(stage, overrides)
         task = get_task(recipe.task, recipe.source)
-        coerce_fields(recipe.training, config_class(task, recipe), f"{recipe.source}: training")
+        split_training(recipe.training, config_class(task, recipe), f"{recipe.source}: training")
         recipes.append(recipe)
     return recipes
 
@@ -85,6 +86,6 @@ def run_pipeline(source, overrides=None) -> list[TrainResult]:
             metrics = read_run(output_dir).metrics
             results.append(TrainResult(output_dir=output_dir, metrics=metrics, artifacts={"model": output_dir}))
             continue
-        with failing_cleanly(output_dir):
+        with failing_cleanly(output_dir), continuable(recipe, pipeline=True):
             results.append(get_task(recipe.task, recipe.source).train(recipe))
     return results

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 from pathlib import Path
 
 import yaml
@@ -46,13 +47,20 @@ def headline(run: Run) -> list[tuple[str, str, str]]:
     before = run.metrics.get("before", {})
     rows = []
     for split, values in run.metrics.items():
-        if split in ("before", "generations") or not isinstance(values, dict):
+        if split in ("before", "generations", "held_out_loss_rose") or not isinstance(values, dict):
             continue
         for metric, value in flatten(values).items():
             was = flatten(before.get(split, {})).get(metric)
             shown = f"{number(was)} → {number(value)}" if was is not None else number(value)
             rows.append((split, metric, shown))
     return rows
+
+
+def divergence_warnings(run: Run) -> list[str]:
+    """A line for each held-out split whose loss ended many times its value before training (toolkit.run)."""
+    return [f"Warning: the held-out loss rose {values['times']:g} times during training ({split}: {number(values['before'])} "
+            f"→ {number(values['after'])}): the run diverged." for split, values in
+            (run.metrics.get("held_out_loss_rose") or {}).items()]
 
 
 def model_source(run: Run) -> str:
@@ -147,15 +155,33 @@ def generation_lines(run: Run) -> list[str]:
             + table(answer_header, [[markdown_cell(value) for value in row] for row in answers]))
 
 
+MARKDOWN_MARKS = set("\\`*_[]|#~")  # characters markdown acts on inside a line
+
+
+def markdown_text(text) -> str:
+    """Text from the data or a model as markdown shows it and never runs it: on one line, markdown's marks escaped
+    with a backslash, and HTML's <, > and & as entities (a `<script>` in a prompt is shown, as report.html shows it).
+    The Hub and most viewers render raw HTML in a model card."""
+    marked = "".join("\\" + c if c in MARKDOWN_MARKS else c for c in " ".join(str(text).splitlines()))
+    return html.escape(marked, quote=False)
+
+
 def markdown_cell(text) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")[:120]
+    return markdown_text(str(text)[:120])
+
+
+def fenced(text: str, info: str = "") -> list[str]:
+    """A fenced code block that the text itself cannot close: a fence longer than any run of backticks in it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence + info, text, fence]
 
 
 def sample_lines(run: Run, limit: int = 12) -> list[str]:
     lines = []
     for row in run.samples[:limit]:
         text = json.dumps({k: v for k, v in row.items()}, ensure_ascii=False)
-        lines.append(f"- `{text[:300]}`")
+        lines.append(f"- <code>{markdown_text(text[:300])}</code>")
     return lines
 
 
@@ -165,6 +191,7 @@ def body_markdown(run: Run, images: bool = True) -> list[str]:
              "## Results on held-out data", "", "`a → b`: before → after training.", ""]
     rows = headline(run)
     lines += table(["split", "metric", "value"], rows) if rows else ["(no held-out metrics)"]
+    lines += [line for warning in divergence_warnings(run) for line in ("", f"**{warning}**")]
     if "train_loss" in run.metrics:
         lines += ["", f"Training loss (mean over the run): {number(run.metrics['train_loss'])}"]
     if run.plots and images:
@@ -178,8 +205,7 @@ def body_markdown(run: Run, images: bool = True) -> list[str]:
               f"- processes: {run.info.get('world_size')}, seconds: {run.info.get('seconds')}, "
               f"weights identical across ranks: {run.info.get('weights_identical_across_ranks')}",
               "", "## Recipe (as run; every trainer setting, defaults included, is in training_args.json)", "",
-              "```yaml",
-              yaml.safe_dump(run.recipe, sort_keys=False, allow_unicode=True).rstrip(), "```", ""]
+              *fenced(yaml.safe_dump(run.recipe, sort_keys=False, allow_unicode=True).rstrip(), "yaml"), ""]
     return lines
 
 
@@ -226,6 +252,7 @@ def run_html(run: Run) -> str:
              f"<p>{html.escape(task_of(run).METHOD if task_of(run) else run.task)}, from <code>{html.escape(model_source(run))}</code>.</p>",
              "<h2>Results on held-out data</h2><p><code>a → b</code>: before → after training.</p>",
              html_table(["split", "metric", "value"], headline(run))]
+    parts += [f"<p><strong>{html.escape(warning)}</strong></p>" for warning in divergence_warnings(run)]
     if "train_loss" in run.metrics:
         parts.append(f"<p>Training loss (mean over the run): {html.escape(number(run.metrics['train_loss']))}</p>")
     if run.plots:

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import torch
 
+from toolkit.chat import apply_template
 from toolkit.errors import ToolkitError
+from toolkit.loading import saved_model, saved_tokenizer
 from toolkit.per_example import full_precision_forward
 from toolkit.run_folder import require_model_folder
 from toolkit.streaming import is_stream
@@ -31,7 +33,8 @@ def reward_ids(tokenizer, prompt, reply, max_length: int | None = None) -> list[
     if isinstance(reply, list):
         turns = (prompt if isinstance(prompt, list) else
                  [{"role": "user", "content": prompt}] if prompt else []) + reply
-        ids = tokenizer.apply_chat_template(turns, tokenize=True, return_dict=True)["input_ids"]
+        fix = "Fix the template (chat_template.jinja in the reward model's folder) or the turns' roles."
+        ids = apply_template(tokenizer, turns, fix, tokenize=True, return_dict=True)["input_ids"]
     else:
         text = (prompt or "") + reply
         eos = tokenizer.eos_token
@@ -82,16 +85,16 @@ class RewardModel:
     """A saved reward-model folder, scoring (prompt, reply) pairs the way it was trained. Also a TRL reward
     function: f(prompts, completions, **columns) -> scores, so RL rewards read texts as training did."""
 
-    def __init__(self, folder: str | Path):
-        from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+    def __init__(self, folder: str | Path, trust_remote_code: bool = False):
+        from transformers import AutoModelForSequenceClassification
 
         self.folder = Path(folder)
         require_model_folder(self.folder, "classifier", "a reward run")
-        config = AutoConfig.from_pretrained(self.folder, local_files_only=True)
-        if config.num_labels != 1:
-            raise ToolkitError(f"{self.folder}: a reward model has one output; this one has {config.num_labels}.")
-        self.model = AutoModelForSequenceClassification.from_pretrained(self.folder, local_files_only=True).eval()
-        self.tokenizer = AutoTokenizer.from_pretrained(self.folder, local_files_only=True)
+        self.model = saved_model(AutoModelForSequenceClassification, self.folder, trust_remote_code).eval()
+        if self.model.config.num_labels != 1:
+            raise ToolkitError(f"{self.folder}: a reward model has one output; this one has "
+                               f"{self.model.config.num_labels}.")
+        self.tokenizer = saved_tokenizer(self.folder, trust_remote_code)
         self.max_length = run_max_length(self.folder)
         self.__name__ = f"model:{self.folder}"  # TRL names a reward function's logged column after it
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,11 +13,13 @@ import torch
 from accelerate import PartialState
 
 from toolkit.files import save_atomic
-from toolkit.guards import NoFinalCheckpoint, SeededLengthGroups, StopOnNonFinite
+from toolkit.guards import NoFinalCheckpoint, SeededLengthGroups, StopOnBadLoss
 from toolkit.lm_head import lm_head_mode
-from toolkit.run_folder import mark_finished, write_run_files
+from toolkit.loading import pickle_refusal
+from toolkit.process_group import waited_out
+from toolkit.run_folder import last_checkpoint, mark_finished, write_run_files
 from toolkit.per_example import split_off, write_all
-from toolkit.progress import is_main_process
+from toolkit.progress import is_main_process, say
 from toolkit.recipe import Recipe
 from toolkit.report import write_report
 
@@ -44,13 +48,23 @@ def train_model(trainer) -> None:
     if trainer.model_wrapped is model and getattr(model, "_is_accelerate_prepared", False):
         del model._is_accelerate_prepared
         trainer.accelerator._models[:] = [m for m in trainer.accelerator._models if m is not model]
-    guard = StopOnNonFinite()
+    guard = StopOnBadLoss(getattr(trainer.args, "toolkit_divergence_factor", None))
     trainer.add_callback(guard)
     trainer.add_callback(NoFinalCheckpoint())
     trainer.add_callback(SeededLengthGroups())
     trainer.toolkit_train_started = time.time()  # set-up time ends here (run.json: setup_seconds)
-    with lm_head_mode(getattr(trainer.args, "toolkit_lm_head", "trl")):
-        trainer.train(resume_from_checkpoint=trainer.args.resume_from_checkpoint)
+    checkpoint = trainer.args.resume_from_checkpoint
+    trainer.toolkit_resumed_at = resumed_step(checkpoint)  # read now: save_total_limit may delete it as the run goes
+    try:
+        with lm_head_mode(getattr(trainer.args, "toolkit_lm_head", "trl")):
+            trainer.train(resume_from_checkpoint=checkpoint)
+    except Exception as error:
+        refused = checkpoint and pickle_refusal(Path(checkpoint), error, "Delete that checkpoint to resume from an "
+                                                "earlier one, or start over with --overwrite.")
+        stalled = waited_out(error, trainer.args, last_checkpoint(trainer.args.output_dir))
+        if refused or stalled:
+            raise (refused or stalled) from error
+        raise
     guard.raise_if_stopped(trainer.args.output_dir)
 
 
@@ -63,10 +77,31 @@ def ranks_agree(trainer) -> bool:
     return bool(torch.all(gathered == gathered[0]).item())
 
 
+# Held-out loss after training over before, measured on the shipped recipes (pretrain, mlm, sft, reward, dpo): 0.1-0.8
+# at their learning rate and at 10 times it, up to 1.8 at 100 times it; 50-520 when the run diverged.
+HELD_OUT_RISE = 10
+
+
+def held_out_rise(metrics: dict) -> dict:
+    """{split: {before, after, times}} for each held-out split whose loss ended more than HELD_OUT_RISE times its
+    value before training: a run that diverged and still finished (e.g. with training.divergence_factor: null)."""
+    rose = {}
+    for split, was in (metrics.get("before") or {}).items():
+        now = metrics.get(split)
+        before, after = (was or {}).get("loss"), (now or {}).get("loss") if isinstance(now, dict) else None
+        if isinstance(before, (int, float)) and isinstance(after, (int, float)) and before > 0:
+            if not math.isfinite(after) or after > HELD_OUT_RISE * before:
+                rose[split] = {"before": before, "after": after, "times": round(after / before, 1)}
+    return rose
+
+
 def finish_run(recipe: Recipe, trainer, metrics: dict, artifacts: dict[str, Path], started: float) -> TrainResult:
     """Write what every run leaves (recipe as run, metrics, log history, lineage) and, last, run.json."""
     output_dir = recipe.output_dir
     artifacts = {"model": output_dir, **artifacts}
+    rose = held_out_rise(metrics)
+    if rose:
+        metrics["held_out_loss_rose"] = rose
     rows = split_off(metrics)  # per-example evidence goes to its own files, not into metrics.json
     agree = ranks_agree(trainer) if trainer.args.world_size > 1 else True
     if is_main_process():
@@ -81,6 +116,9 @@ def finish_run(recipe: Recipe, trainer, metrics: dict, artifacts: dict[str, Path
         info["artifacts"] = {name: str(path) for name, path in artifacts.items()}
         mark_finished(recipe, info)
     PartialState().wait_for_everyone()
+    for split, values in rose.items():
+        say(f"warning: the held-out loss rose {values['times']:g} times during training ({split}: {values['before']:.4g} "
+            f"-> {values['after']:.4g}): the run diverged. Lower training.learning_rate, or set max_grad_norm.")
     return TrainResult(output_dir=output_dir, metrics=metrics, artifacts=artifacts)
 
 
@@ -96,9 +134,31 @@ def save_model(trainer, tokenizer, output_dir: Path) -> None:
 
 
 def train_loss(trainer) -> float | None:
-    """The run's mean training loss (the Trainer's summary row; evaluations may have logged after it)."""
-    rows = [row["train_loss"] for row in trainer.state.log_history if "train_loss" in row]
-    return rows[-1] if rows else None
+    """The run's mean training loss per step. The Trainer's summary row (evaluations may have logged after it)
+    averages only the steps of this call; a resumed run adds the steps before its checkpoint from the logged losses
+    the checkpoint kept (each the mean over the steps since the previous log). Steps between the checkpoint's last
+    log and the checkpoint itself were logged nowhere and are left out (none when checkpoints fall on log steps)."""
+    history = trainer.state.log_history
+    rows = [row["train_loss"] for row in history if "train_loss" in row]
+    if not rows:
+        return None
+    resumed_at = getattr(trainer, "toolkit_resumed_at", 0)  # set in train_model
+    if not resumed_at:
+        return rows[-1]
+    total, counted, last = 0.0, 0, 0
+    for row in history:
+        if "loss" in row and row["step"] <= resumed_at:
+            total, counted, last = total + row["loss"] * (row["step"] - last), counted + row["step"] - last, row["step"]
+    since = trainer.state.global_step - resumed_at
+    return (total + rows[-1] * since) / (counted + since) if counted + since else rows[-1]
+
+
+def resumed_step(checkpoint: str | None) -> int:
+    """The step a run resumed at: its checkpoint's global_step (0 for a run that started afresh)."""
+    if not checkpoint:
+        return 0
+    state = Path(checkpoint) / "trainer_state.json"
+    return json.loads(state.read_text(encoding="utf-8")).get("global_step", 0) if state.is_file() else 0
 
 
 def eval_datasets(splits):

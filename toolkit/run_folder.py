@@ -428,6 +428,31 @@ def recipe_for_evaluation(folder: Path, data: str | None, output_dir: str) -> tu
     return raw, start
 
 
+# The files of a saved model and its tokenizer, as save_pretrained names them.
+MODEL_FILES = ("config.json", "generation_config.json", "*.safetensors", "*.safetensors.index.json", "*.bin",
+               "tokenizer*", "special_tokens_map.json", "added_tokens.json", "vocab*", "merges.txt", "*.model",
+               "chat_template.jinja")
+
+
+def missing_model_files(folder) -> list[str]:
+    """The model and tokenizer files a finished run wrote (run.json lists them) that are no longer there."""
+    folder = Path(folder)
+    written = (read_json(folder / FINISHED, {}).get("files") or []) if is_finished(folder) else []
+    return [name for name in written if any(fnmatch(name, pattern) for pattern in MODEL_FILES)
+            and not (folder / name).exists()]
+
+
+def check_model_files(folder) -> None:
+    """Refuse a finished run whose model or tokenizer files were deleted, naming them (transformers would fail on
+    missing weights with its own traceback, and without tokenizer files make a tokenizer with no vocabulary)."""
+    missing = missing_model_files(folder)
+    if missing:
+        one = len(missing) == 1
+        raise ToolkitError(f"{folder}: {', '.join(missing)} {'is' if one else 'are'} missing: the run wrote "
+                           f"{'it' if one else 'them'} ({FINISHED} lists its files), and {'it was' if one else 'they were'} "
+                           f"deleted or moved since. Put {'it' if one else 'them'} back, or train the run again.")
+
+
 KINDS = {"classifier": ("ForSequenceClassification",), "causal LM": ("ForCausalLM", "LMHeadModel"),
          "masked LM": ("ForMaskedLM",)}
 
@@ -436,6 +461,7 @@ def require_model_folder(folder, kind: str, made_by: str) -> None:
     """Refuse a folder that holds no saved model (naming the shipped recipe that writes it, if one does) or a
     model of another kind (kind: a key of KINDS; made_by: the runs that make one, for the message)."""
     folder = Path(folder)
+    check_model_files(folder)
     if not (folder / "config.json").is_file():
         raise ToolkitError(f"{folder}: not a saved model folder (no config.json). Pass the output_dir of "
                            f"{made_by}.{shipped_writer(folder)}")

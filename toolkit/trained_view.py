@@ -82,8 +82,14 @@ def sft_examples(split, name: str, args, tokenizer) -> list[TrainedExample]:
                            f"would carry loss, and TRL cannot patch this template ({error}). Add the marks around "
                            f"the assistant's reply in the template, or set training.assistant_only_loss: false to "
                            f"train on every token.") from error
+    from jinja2 import TemplateError
+
     try:
         prepared = SFTTrainer._prepare_dataset(shim, split, tokenizer, whole, False, None, name)
+    except TemplateError as error:  # a template that refuses a conversation (raise_exception) or breaks
+        where = getattr(tokenizer, "name_or_path", None) or "the tokenizer"
+        raise ToolkitError(f"split '{name}': the chat template of {where} refused a conversation ({error}). Fix the "
+                           f"template (chat_template.jinja in that folder) or the rows' roles.") from error
     except RuntimeError as error:  # TRL: an example without assistant tokens; find which, to name it
         if "no assistant tokens" not in str(error):
             raise

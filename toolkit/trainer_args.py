@@ -9,10 +9,12 @@ import torch
 
 from toolkit.devices import accelerator, bf16_supported, describe as describe_device
 from toolkit.errors import ToolkitError
+from toolkit.guards import DIVERGENCE_FACTOR
 from toolkit.lm_head import default_mode, mode_in_force
+from toolkit.process_group import start_process_group
 from toolkit.recipe import Recipe
 from toolkit.run_folder import output_dir_of
-from toolkit.schema import coerce_fields
+from toolkit.schema import coerce_fields, suggest
 from toolkit.tasks import get_task
 
 
@@ -30,8 +32,9 @@ def common_defaults(config_class) -> dict:
     # Checkpoints every 500 steps (transformers' default) so a crashed run can resume; a finished run
     # removes them unless the recipe sets save_strategy. NaN losses are logged as they are (the guard
     # stops on them) instead of being replaced by the running mean.
+    # The first step's loss is logged too: the start a diverging loss is measured against (toolkit.guards).
     defaults = {"save_strategy": "steps", "save_steps": 500, "save_total_limit": 2, "logging_nan_inf_filter": False,
-                "logging_steps": 10, "report_to": "none",
+                "logging_steps": 10, "logging_first_step": True, "report_to": "none",
                 "ddp_find_unused_parameters": False,
                 "dataloader_pin_memory": torch.cuda.is_available()}  # pinning only helps copies to a GPU
     # bf16 autocast where the hardware has it (TRL's configs default to it everywhere; plain transformers
@@ -84,6 +87,35 @@ def check_data_keys(recipe: Recipe, config_class, where: str) -> None:
                            f"cuts examples at data.max_length. Move it there.")
 
 
+@dataclasses.dataclass
+class OwnKeys:
+    """Keys of a recipe's `training` block that the toolkit reads itself; every other key is a field of the trainer's
+    config class. A task's DEFAULTS may set them too."""
+
+    # Stop the run when its training loss stays above this many times its first logged loss for 3 logs in a row
+    # (toolkit.guards.StopOnBadLoss); null: never. Above 1.
+    divergence_factor: float | None = DIVERGENCE_FACTOR
+
+
+OWN_KEYS = [f.name for f in dataclasses.fields(OwnKeys)]
+
+
+def split_training(training: dict, config_class, where: str) -> tuple[dict, dict]:
+    """(the trainer config's fields, checked and coerced against config_class; the toolkit's own keys, checked)."""
+    fields = {f.name for f in dataclasses.fields(config_class)}
+    theirs = {key: value for key, value in training.items() if key not in OWN_KEYS}
+    for key in theirs:
+        close = suggest(str(key), OWN_KEYS)
+        if key not in fields and close:  # a typo of one of ours: name ours, not the config's nearest field
+            raise ToolkitError(f"{where}: unknown key '{key}'{close}.")
+    own = coerce_fields({key: training[key] for key in OWN_KEYS if key in training}, OwnKeys, where)
+    factor = own.get("divergence_factor")
+    if factor is not None and not factor > 1:
+        raise ToolkitError(f"{where}.divergence_factor is {factor}; it must be above 1 (how many times its first "
+                           f"logged value the training loss may reach), or null never to stop a run for it.")
+    return coerce_fields(theirs, config_class, where), own
+
+
 def build_training_args(recipe: Recipe, config_class, defaults: dict):
     """The trainer config from the recipe's `training` block: its own field names, checked, over our defaults.
 
@@ -92,21 +124,26 @@ def build_training_args(recipe: Recipe, config_class, defaults: dict):
     """
     where = f"{recipe.source}: training"
     check_data_keys(recipe, config_class, where)
-    values = coerce_fields(recipe.training, config_class, where)
+    values, own = split_training(recipe.training, config_class, where)
     check_trackers(values, where)
     check_ranges(values, where)
     ours = {**common_defaults(config_class), **defaults}
+    own = {**{key: ours.pop(key) for key in OWN_KEYS if key in ours}, **own}  # a task's defaults, then the recipe's
     if recipe.data.streaming:  # a stream is read in its order: there is nothing to sample or group by length
         ours["train_sampling_strategy"] = "sequential"
     if "gradient_checkpointing" in values:  # the recipe's old name wins over our default under the new one
         ours.pop("activation_checkpointing", None)
     merged = {"use_cpu": not has_accelerator(), **ours, **values, "output_dir": str(output_dir_of(recipe))}
+    field_defaults = {f.name: f.default for f in dataclasses.fields(config_class)}
+    start_process_group(merged["use_cpu"], merged.get("ddp_timeout", field_defaults.get("ddp_timeout", 1800)),
+                        merged.get("ddp_backend"))  # before the config: it sets up the (distributed) state
     try:
         args = config_class(**merged)
         _ = args.device  # sets up the (distributed) state now, before anything else can with other settings
     except (ValueError, TypeError) as error:
         raise ToolkitError(f"{where}: {error}") from error
     args.toolkit_lm_head = mode_in_force(recipe.model.lm_head or default_mode(args.device.type))  # set in train_model
+    args.toolkit_divergence_factor = own.get("divergence_factor", OwnKeys.divergence_factor)  # read in train_model
     return args
 
 

@@ -52,7 +52,8 @@ EVALUATES_AGAINST_START = False
 METRICS = ("rewards", "total")
 # Dropout off: with it, the policy's log-probs differ from the reference's at step 0 (a false KL) and the
 # importance ratios are noise; TRL's own docs recommend it with a reference model.
-DEFAULTS = {"logging_steps": 5, "max_completion_length": 32, "disable_dropout": True}
+# A policy-gradient loss starts near 0 and changes sign: no ratio to its start means divergence (toolkit.guards).
+DEFAULTS = {"logging_steps": 5, "max_completion_length": 32, "disable_dropout": True, "divergence_factor": None}
 
 
 def config_class_for(recipe: Recipe):
