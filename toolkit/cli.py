@@ -135,74 +135,104 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def trusted(args: argparse.Namespace) -> bool:
+    return getattr(args, "trust_remote_code", False)
+
+
+def train(args, api) -> None:
+    api.train(args.recipe, with_flags(args))
+
+
+def check(args, api) -> None:
+    facts = api.check(args.recipe, with_flags(args), show=args.show)
+    shown = facts.pop("examples", None) if isinstance(facts, dict) else None
+    print(yaml.safe_dump({"would run": facts}, sort_keys=False, allow_unicode=True), end="")
+    if shown is not None:
+        print_examples(shown)
+
+
+def prepare_corpus(args, api) -> None:
+    names = ("partition", "time", "cpus_per_task", "mem_per_cpu_gb", "qos", "job_name", "venv_path")
+    slurm = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    if slurm and args.executor != "slurm":
+        raise ToolkitError(f"prepare-corpus: --{next(iter(slurm)).replace('_', '-')} is a Slurm option; add "
+                           f"--executor slurm.")
+    facts = api.prepare_corpus_files(args.recipe, with_flags(args), args.output, args.executor, args.tasks,
+                                     args.workers, slurm if args.executor == "slurm" else None, args.tokenize)
+    print(yaml.safe_dump(facts, sort_keys=False, allow_unicode=True), end="")
+
+
+def tokenize(args, api) -> None:
+    overrides = list(args.overrides) + (["model.trust_remote_code=true"] if trusted(args) else [])
+    summary = api.tokenize(args.recipe, args.output, overrides, overwrite=args.overwrite)
+    print(yaml.safe_dump({"tokenized": summary}, sort_keys=False, allow_unicode=True), end="")
+
+
+def evaluate(args, api) -> None:
+    if args.harness:
+        tasks = [task.strip() for task in args.harness.split(",") if task.strip()]
+        print(json.dumps(api.harness(args.model_dir, tasks, args.harness_include, args.limit, trusted(args)),
+                         indent=2))
+    else:
+        print(json.dumps(api.evaluate(args.model_dir, args.data, args.splits, trust_remote_code=trusted(args)),
+                         indent=2))
+
+
+def report(args, api) -> None:
+    for name, path in api.report(args.run_dir).items():
+        print(f"{name}: {path}")
+
+
+def compare(args, api) -> None:
+    judged = api.judge_runs(args.first, args.second, args.judge, trusted(args)) if args.judge else None
+    if judged:
+        from toolkit.judge import summary_line
+
+        print(summary_line(judged))
+    print(api.compare(args.first, args.second, args.output, judged))
+
+
+def predict(args, api) -> None:
+    texts = list(args.texts) + (text_lines(args.file) if args.file else [])
+    if not texts:
+        raise ToolkitError("predict: give texts as arguments or --file FILE.")
+    for text, output in zip(texts, api.predict(args.model_dir, texts, trust_remote_code=trusted(args)), strict=True):
+        print(json.dumps({"text": text, **output}, ensure_ascii=False))
+
+
+def generate(args, api) -> None:
+    outputs = api.generate(args.model_dir, args.prompts, args.max_new_tokens, args.temperature, args.top_p,
+                           chat=False if args.no_chat else None, seed=args.seed, trust_remote_code=trusted(args))
+    for prompt, output in zip(args.prompts, outputs, strict=True):
+        print(json.dumps({"prompt": prompt, "output": output}, ensure_ascii=False))
+
+
+def score(args, api) -> None:
+    prompts = args.prompt and [args.prompt] * len(args.texts)
+    scores = api.score(args.model_dir, args.texts, prompts, trust_remote_code=trusted(args))
+    for text, value in zip(args.texts, scores, strict=True):
+        print(json.dumps({"text": text, "score": round(value, 4)}, ensure_ascii=False))
+
+
+def fill_mask(args, api) -> None:
+    for text, output in zip(args.texts, api.fill_mask(args.model_dir, args.texts, args.top_k, trusted(args)),
+                            strict=True):
+        print(json.dumps({"text": text, "predictions": output}, ensure_ascii=False))
+
+
+# Each command and the function that runs it, given the parsed arguments and toolkit.api.
+COMMANDS = {"train": train, "launch": lambda args, api: launch_checked(args), "check": check,
+            "prepare-corpus": prepare_corpus, "tokenize": tokenize, "eval": evaluate, "report": report,
+            "compare": compare, "predict": predict, "generate": generate, "chat": lambda args, api: chat_loop(args),
+            "score": score, "fill-mask": fill_mask}
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.command == "recipes":
+    if args.command == "recipes":  # lists files: no need to import torch and transformers
         return list_recipes(Path(args.dir))
     from toolkit import api
 
-    trusted = getattr(args, "trust_remote_code", False)
-    if args.command == "train":
-        api.train(args.recipe, with_flags(args))
-    elif args.command == "launch":
-        return launch_checked(args)
-    elif args.command == "check":
-        facts = api.check(args.recipe, with_flags(args), show=args.show)
-        shown = facts.pop("examples", None) if isinstance(facts, dict) else None
-        print(yaml.safe_dump({"would run": facts}, sort_keys=False, allow_unicode=True), end="")
-        if shown is not None:
-            print_examples(shown)
-    elif args.command == "prepare-corpus":
-        names = ("partition", "time", "cpus_per_task", "mem_per_cpu_gb", "qos", "job_name", "venv_path")
-        slurm = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
-        if slurm and args.executor != "slurm":
-            raise ToolkitError(f"prepare-corpus: --{next(iter(slurm)).replace('_', '-')} is a Slurm option; add "
-                               f"--executor slurm.")
-        facts = api.prepare_corpus_files(args.recipe, with_flags(args), args.output, args.executor, args.tasks,
-                                         args.workers, slurm if args.executor == "slurm" else None, args.tokenize)
-        print(yaml.safe_dump(facts, sort_keys=False, allow_unicode=True), end="")
-    elif args.command == "tokenize":
-        overrides = list(args.overrides) + (["model.trust_remote_code=true"] if trusted else [])
-        summary = api.tokenize(args.recipe, args.output, overrides, overwrite=args.overwrite)
-        print(yaml.safe_dump({"tokenized": summary}, sort_keys=False, allow_unicode=True), end="")
-    elif args.command == "eval" and args.harness:
-        tasks = [task.strip() for task in args.harness.split(",") if task.strip()]
-        print(json.dumps(api.harness(args.model_dir, tasks, args.harness_include, args.limit, trusted), indent=2))
-    elif args.command == "eval":
-        metrics = api.evaluate(args.model_dir, args.data, args.splits, trust_remote_code=trusted)
-        print(json.dumps(metrics, indent=2))
-    elif args.command == "report":
-        for name, path in api.report(args.run_dir).items():
-            print(f"{name}: {path}")
-    elif args.command == "compare":
-        judged = api.judge_runs(args.first, args.second, args.judge, trusted) if args.judge else None
-        if judged:
-            from toolkit.judge import summary_line
-
-            print(summary_line(judged))
-        print(api.compare(args.first, args.second, args.output, judged))
-    elif args.command == "predict":
-        texts = list(args.texts) + (text_lines(args.file) if args.file else [])
-        if not texts:
-            raise ToolkitError("predict: give texts as arguments or --file FILE.")
-        for text, output in zip(texts, api.predict(args.model_dir, texts, trust_remote_code=trusted), strict=True):
-            print(json.dumps({"text": text, **output}, ensure_ascii=False))
-    elif args.command == "generate":
-        outputs = api.generate(args.model_dir, args.prompts, args.max_new_tokens, args.temperature, args.top_p,
-                               chat=False if args.no_chat else None, seed=args.seed, trust_remote_code=trusted)
-        for prompt, output in zip(args.prompts, outputs, strict=True):
-            print(json.dumps({"prompt": prompt, "output": output}, ensure_ascii=False))
-    elif args.command == "chat":
-        chat_loop(args)
-    elif args.command == "score":
-        prompts = args.prompt and [args.prompt] * len(args.texts)
-        scores = api.score(args.model_dir, args.texts, prompts, trust_remote_code=trusted)
-        for text, value in zip(args.texts, scores, strict=True):
-            print(json.dumps({"text": text, "score": round(value, 4)}, ensure_ascii=False))
-    elif args.command == "fill-mask":
-        for text, output in zip(args.texts, api.fill_mask(args.model_dir, args.texts, args.top_k, trusted),
-                                strict=True):
-            print(json.dumps({"text": text, "predictions": output}, ensure_ascii=False))
-    return 0
+    return COMMANDS[args.command](args, api) or 0
 
 
 def text_lines(file: str) -> list[str]:
