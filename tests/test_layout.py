@@ -3,6 +3,7 @@ import tasks, and every task declaring its facts (toolkit/tasks/__init__.py says
 
 from __future__ import annotations
 
+import argparse
 import ast
 from pathlib import Path
 
@@ -76,3 +77,60 @@ def test_every_task_declares_its_facts(name):
     assert task.METRICS and all(isinstance(metric, str) for metric in task.METRICS)
     for function in FUNCTIONS:
         assert callable(getattr(task, function, None)), f"{name}.{function} is missing"
+
+
+# Names another module may spell for its own reasons, not as a run-folder file.
+NOT_RUN_FILES = {("toolkit.data_files", "README.md"): "a data folder's dataset card, which the Hub reads"}
+
+
+def test_only_the_run_folder_spells_its_file_names():
+    """One owner of the run folder's files: a module that writes or reads one asks toolkit.run_folder for
+    its name, so renaming a file is one edit and a reader finds every file of a run in one place."""
+    from toolkit.run_folder import NAMED_FILES
+
+    names = set(NAMED_FILES)
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        module = module_name(path)
+        if module == "toolkit.run_folder":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+                continue
+            text = node.value
+            # A plot or a per-example file named in place: the run folder names them (plot_file, examples_file).
+            spelt = [name for name in names if text == name or text.endswith("/" + name)]
+            if text.endswith(".png") or (text.startswith("examples_") and text.endswith(".jsonl")):
+                spelt.append(text)
+            found += [f"{module}:{node.lineno}: {name!r}" for name in spelt
+                      if (module, name) not in NOT_RUN_FILES]
+    assert not found, "run-folder file names spelt outside toolkit/run_folder.py:\n" + "\n".join(found)
+
+
+def writes_to_training(node: ast.AST) -> bool:
+    """An assignment to `<x>.training` or `<x>.training[...]`, or a mutating call on `<x>.training`."""
+    def is_training(target):
+        return isinstance(target, ast.Attribute) and target.attr == "training"
+
+    if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return any(is_training(t) or (isinstance(t, ast.Subscript) and is_training(t.value)) for t in targets)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        return is_training(node.func.value) and node.func.attr in {"update", "pop", "setdefault", "clear", "popitem"}
+    return False
+
+
+def test_no_code_writes_into_a_loaded_recipes_training_block():
+    """Decisions are passed down as values (the run folder's plan, the trainer config), never written back into
+    the recipe: a recipe reads the same after a run as when it was loaded. Only the loader builds it."""
+    found = [f"{module_name(path)}:{node.lineno}" for path in PACKAGE.rglob("*.py")
+             if module_name(path) != "toolkit.recipe"
+             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))) if writes_to_training(node)]
+    assert not found, f"writes into recipe.training after loading: {found}"
+
+
+def test_every_command_is_dispatched_from_the_table():
+    from toolkit.cli import COMMANDS, build_parser
+
+    subparsers = next(action for action in build_parser()._actions if isinstance(action, argparse._SubParsersAction))
+    assert set(subparsers.choices) - {"recipes"} == set(COMMANDS)

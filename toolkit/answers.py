@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from toolkit.chat import apply_template
+from toolkit.run_folder import GENERATIONS
 
-FILE = "generations.jsonl"
 SCORES = ("exact_match", "f1", "rouge_l", "length", "stopped", "distinct_1", "distinct_2", "longest_repeat", "judge")
 
 
@@ -209,7 +209,7 @@ class HeldOutAnswers:
                 for row, mark in zip(rows, marks, strict=True):
                     if mark is not None:
                         row[when]["judge"] = mark
-        path = Path(output_dir) / FILE
+        path = Path(output_dir) / GENERATIONS
         path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
         summary = {"split": self.split, "prompts": len(rows), "too_long_to_answer": self.too_long,
                    **{when: means(rows, when) for when in self.answers}}

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from toolkit.errors import ToolkitError
+from toolkit.run_folder import GENERATIONS
 
 RUBRIC = ("Given the input `{prompt}` and the correct output `{reference}`, score the model response "
           "`{answer}` on a scale from 0 to 100, where 100 is the best score. Respond with the integer number only.")
@@ -89,9 +90,9 @@ def win_rate(first: list[float], second: list[float], seed: int = 0) -> dict:
 
 
 def read_generations(folder: Path) -> list[dict]:
-    path = Path(folder) / "generations.jsonl"
+    path = Path(folder) / GENERATIONS
     if not path.is_file():
-        raise ToolkitError(f"{folder}: no generations.jsonl; a finished sft, dpo, kto, orpo or rlhf run writes its "
+        raise ToolkitError(f"{folder}: no {GENERATIONS}; a finished sft, dpo, kto, orpo or rlhf run writes its "
                            f"answers to held-out prompts there.")
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 

@@ -24,6 +24,7 @@ from toolkit.owned_folder import MARK, claim, entries, is_ours, require_ours
 from toolkit.plots import plot_loss, plot_values
 from toolkit.paths import local_path
 from toolkit.recipe import Recipe, TokenizerSpec
+from toolkit.run_folder import LOSS_CURVE, LOSSES, SAMPLES_WRITTEN, plot_file
 from toolkit.token_shards import MANIFEST, check_fit, fingerprint, manifest_of, write_split
 from toolkit.trainer_args import build_training_args, evaluate_only_with_validation, optimizer_steps
 from toolkit.progress import announce, model_facts, say
@@ -153,7 +154,7 @@ def describe_lm(prepared: Prepared) -> dict:
 
 
 def run_lm(recipe: Recipe, prepared: Prepared, collator, chat: bool | None = False,
-           sample: bool = True) -> tuple[Trainer, dict, dict, SampleCallback | None]:
+           sample: bool = True, checkpoint: str | None = None) -> tuple[Trainer, dict, dict, SampleCallback | None]:
     """Train a prepared language model; returns the trainer, metrics before and after, and the samples."""
     announce(describe_lm(prepared))
     callback = SampleCallback(prepared.tokenizer, list(recipe.eval.prompts), recipe.eval.max_new_tokens, chat,
@@ -162,20 +163,20 @@ def run_lm(recipe: Recipe, prepared: Prepared, collator, chat: bool | None = Fal
                       eval_dataset=prepared.splits.get("validation"), processing_class=prepared.tokenizer,
                       data_collator=collator)
     before = lm_metrics(trainer, prepared.splits, ["validation", "test"])
-    train_with_samples(trainer, callback, prepared.model)
+    train_with_samples(trainer, callback, prepared.model, checkpoint)
     transformers.set_seed(prepared.args.seed)  # masked LM draws its masks: the same ones `toolkit eval` draws
     after = lm_metrics(trainer, prepared.splits, list(recipe.eval.splits))
     return trainer, before, after, callback
 
 
-def train_with_samples(trainer, callback: SampleCallback | None, model) -> None:
+def train_with_samples(trainer, callback: SampleCallback | None, model, checkpoint: str | None = None) -> None:
     """Train, with samples of the prompts before the first step, at each evaluation, and of the model as
     trained (whatever the last evaluation saw). Shared by pretrain, mlm and sft."""
     if callback:
         trainer.add_callback(callback)  # after the "before" evaluation, which it would otherwise sample too
         if trainer.is_world_process_zero():
             callback.sample(model, 0, "before")
-    train_model(trainer)
+    train_model(trainer, checkpoint)
     if callback and trainer.is_world_process_zero():
         callback.sample(model, trainer.state.global_step, f"step {trainer.state.global_step}")
 
@@ -190,14 +191,14 @@ def write_outputs(recipe: Recipe, prepared, trainer: Trainer, before: dict, afte
                **(extra_metrics or {})}
     artifacts = dict(extra or {})
     if trainer.is_world_process_zero():
-        if plot_loss(trainer.state.log_history, output_dir / "loss_curve.png", title):
-            artifacts["loss_curve"] = output_dir / "loss_curve.png"
-        if callback and callback.save(output_dir / "samples.jsonl"):
-            artifacts["samples"] = output_dir / "samples.jsonl"
+        if plot_loss(trainer.state.log_history, plot_file(output_dir, LOSS_CURVE), title):
+            artifacts["loss_curve"] = plot_file(output_dir, LOSS_CURVE)
+        if callback and callback.save(output_dir / SAMPLES_WRITTEN):
+            artifacts["samples"] = output_dir / SAMPLES_WRITTEN
         for name, values in after.items():  # how the loss spreads over the held-out examples, not just its mean
             path = plot_values({"before": [row["loss"] for row in before.get(name, {}).get(ROWS, [])],
                                 "after": [row["loss"] for row in values[ROWS]]},
-                               output_dir / f"losses_{name}.png", f"Loss per held-out example ({name})",
+                               plot_file(output_dir, LOSSES, name), f"Loss per held-out example ({name})",
                                "mean loss per scored token")
             if path:
                 artifacts[f"losses_{name}"] = path

@@ -16,21 +16,20 @@ import math
 from pathlib import Path
 
 from toolkit.files import write_atomic
+from toolkit.run_folder import examples_file
 
 ROWS = "per_example"  # the key under which an evaluation hands its rows to the writer
 
 
-def examples_path(folder: Path, split: str, before: bool = False) -> Path:
-    return Path(folder) / f"examples_{split}{'_before' if before else ''}.jsonl"
 
 
 def read_examples(folder: Path, split: str, before: bool = False) -> list[dict]:
-    path = examples_path(folder, split, before)
+    path = examples_file(folder, split, before)
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
 def write_examples(folder: Path, split: str, rows: list[dict], before: bool = False) -> Path:
-    path = examples_path(folder, split, before)
+    path = examples_file(folder, split, before)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
     return path

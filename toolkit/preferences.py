@@ -28,7 +28,7 @@ from toolkit.per_example import ROWS
 from toolkit.plots import plot_loss, plot_metrics, plot_values
 from toolkit.models import apply_lora, load_model, load_tokenizer, set_generation_tokens
 from toolkit.recipe import Recipe, TokenizerSpec
-from toolkit.run_folder import check_output_dir, clear_output_dir
+from toolkit.run_folder import LOSS_CURVE, MARGINS, check_output_dir, clear_output_dir, plot_file
 from toolkit.trainer_args import build_training_args, evaluate_only_with_validation
 from toolkit.progress import announce, say
 from toolkit.run import TrainResult, finish_run, save_model, train_loss, train_model
@@ -164,13 +164,14 @@ def summary(name: str, before: dict, after: dict, label: str) -> str:
     return f"{name}: mean margin {before['margin']:.3f} -> {after['margin']:.3f}"
 
 
-def train_on_pairs(recipe: Recipe, prepared, trainer, report: PairReport, started: float) -> TrainResult:
+def train_on_pairs(recipe: Recipe, prepared, trainer, report: PairReport, started: float,
+                   checkpoint: str | None = None) -> TrainResult:
     """Evaluate the held-out pairs, train, evaluate again, save, plot, and say what changed."""
     names = [name for name in ("validation", "test") if name in prepared.splits]
     before = held_out(trainer, prepared, report, names)
     answers = HeldOutAnswers.of(recipe, prepared.splits if report.generates else {})
     answers.take("before", trainer, prepared.tokenizer)
-    train_model(trainer)
+    train_model(trainer, checkpoint)
     after = held_out(trainer, prepared, report, [name for name in names if name in recipe.eval.splits])
     answers.take("after", trainer, prepared.tokenizer)
     output_dir = recipe.output_dir
@@ -178,10 +179,10 @@ def train_on_pairs(recipe: Recipe, prepared, trainer, report: PairReport, starte
     artifacts, generated = answers.write(output_dir, trainer)
     if trainer.is_world_process_zero():
         history = trainer.state.log_history
-        if plot_loss(history, output_dir / "loss_curve.png", report.loss_title):
-            artifacts["loss_curve"] = output_dir / "loss_curve.png"
-        if plot_metrics(history, report.plot_keys, output_dir / f"{report.plot_name}.png", report.plot_title):
-            artifacts[report.plot_name] = output_dir / f"{report.plot_name}.png"
+        if plot_loss(history, plot_file(output_dir, LOSS_CURVE), report.loss_title):
+            artifacts["loss_curve"] = plot_file(output_dir, LOSS_CURVE)
+        if plot_metrics(history, report.plot_keys, plot_file(output_dir, report.plot_name), report.plot_title):
+            artifacts[report.plot_name] = plot_file(output_dir, report.plot_name)
         artifacts.update(plot_margins(before, after, output_dir))
     metrics = {"train_loss": train_loss(trainer), "before": before, **after, **generated}
     result = finish_run(recipe, trainer, metrics, artifacts, started)
@@ -198,7 +199,7 @@ def plot_margins(before: dict, after: dict, output_dir) -> dict:
         rows_after, rows_before = values.get(ROWS, []), before.get(name, {}).get(ROWS, [])
         key = "margin" if rows_after and "margin" in rows_after[0] else "reward"
         path = plot_values({"before": [r[key] for r in rows_before], "after": [r[key] for r in rows_after]},
-                           output_dir / f"margins_{name}.png", f"Per-example {key}s ({name})", key,
+                           plot_file(output_dir, MARGINS, name), f"Per-example {key}s ({name})", key,
                            zero_line=True)
         if path:
             artifacts[f"margins_{name}"] = path
@@ -208,11 +209,11 @@ def plot_margins(before: dict, after: dict, output_dir) -> dict:
 def train_pair_task(recipe: Recipe, prepare, describe, build_trainer, report: PairReport) -> TrainResult:
     """`train` of every preference task (reward, DPO, KTO, ORPO): they differ in prepare, trainer and report."""
     started = time.time()
-    check_output_dir(recipe)  # before anything loads; prepare only reads
+    plan = check_output_dir(recipe)  # before anything loads; prepare only reads
     prepared = prepare(recipe)
     clear_output_dir(recipe)
     announce(describe(prepared))
-    return train_on_pairs(recipe, prepared, build_trainer(prepared), report, started)
+    return train_on_pairs(recipe, prepared, build_trainer(prepared), report, started, plan.checkpoint)
 
 
 def evaluate_pairs(prepared, build_trainer, report: PairReport, names: list[str]) -> dict:

@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from toolkit.files import write_atomic
-from toolkit.run_folder import Run, read_run
+from toolkit.run_folder import GENERATIONS, MODEL_CARD, REPORT_HTML, REPORT_MD, Run, read_run
 
 def task_of(run: Run):
     """The run's task module (its facts: method, Auto class, pipeline tag), or None for a task this version
@@ -134,9 +134,7 @@ def generation_tables(run: Run, examples: int = 3) -> tuple[list[str], list, lis
     scores = [[label, *(number(summary[when][key]) if key in summary.get(when, {}) else "—"
                         for when in ("before", "after"))]
               for key, label in GENERATION_SCORES.items() if key in summary.get("after", {})]
-    from toolkit.answers import FILE
-
-    path = run.folder / FILE
+    path = run.folder / GENERATIONS
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()[:examples]] \
         if path.is_file() else []
     answers = [[row["prompt"], row["reference"] or "", row.get("before", {}).get("text", ""),
@@ -280,8 +278,8 @@ def page(title: str, content: str) -> str:
 def write_report(folder, info: dict | None = None) -> dict[str, Path]:
     """README.md (model card), report.md and report.html in the run folder; returns their paths."""
     run = read_run(folder, info)
-    out = {"model_card": run.folder / "README.md", "report_md": run.folder / "report.md",
-           "report_html": run.folder / "report.html"}
+    out = {"model_card": run.folder / MODEL_CARD, "report_md": run.folder / REPORT_MD,
+           "report_html": run.folder / REPORT_HTML}
     write_atomic(out["model_card"], model_card(run))
     write_atomic(out["report_md"], "\n".join(body_markdown(run)))
     write_atomic(out["report_html"], page(run.folder.name, run_html(run)))

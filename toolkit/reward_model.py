@@ -18,7 +18,7 @@ from toolkit.chat import apply_template
 from toolkit.errors import ToolkitError
 from toolkit.loading import saved_model, saved_tokenizer
 from toolkit.per_example import full_precision_forward
-from toolkit.run_folder import require_model_folder
+from toolkit.run_folder import RECIPE, require_model_folder
 from toolkit.streaming import is_stream
 
 
@@ -73,7 +73,7 @@ def score_ids(model, tokenizer, sequences: list[list[int]], batch_size: int = 32
 
 def run_max_length(folder: Path) -> int | None:
     """The max_length a reward run trained with (its recipe.yaml), so scoring cuts texts where training did."""
-    recipe = Path(folder) / "recipe.yaml"
+    recipe = Path(folder) / RECIPE
     if not recipe.is_file():
         return None
     import yaml

@@ -17,7 +17,7 @@ from toolkit.guards import NoFinalCheckpoint, SeededLengthGroups, StopOnBadLoss
 from toolkit.lm_head import lm_head_mode
 from toolkit.loading import pickle_refusal
 from toolkit.process_group import waited_out
-from toolkit.run_folder import last_checkpoint, mark_finished, write_run_files
+from toolkit.run_folder import CHECKPOINT_STATE, last_checkpoint, mark_finished, write_run_files
 from toolkit.per_example import split_off, write_all
 from toolkit.progress import is_main_process, say
 from toolkit.recipe import Recipe
@@ -38,8 +38,9 @@ class TrainResult:
 # Values the trainer would take and then fail on, or train nonsense with: (test, what it must be).
 
 
-def train_model(trainer) -> None:
-    """trainer.train(), after undoing what an evaluation before training leaves behind.
+def train_model(trainer, checkpoint: str | None = None) -> None:
+    """trainer.train(), from `checkpoint` (the run folder's plan on --resume; else the recipe's own
+    training.resume_from_checkpoint, if any), after undoing what an evaluation before training leaves behind.
 
     Trainer.evaluate() has accelerate prepare the model in evaluation mode, which marks it prepared without a
     DDP wrapper; train() then sees the mark, skips the wrapper, and each process trains alone with its own
@@ -53,7 +54,7 @@ def train_model(trainer) -> None:
     trainer.add_callback(NoFinalCheckpoint())
     trainer.add_callback(SeededLengthGroups())
     trainer.toolkit_train_started = time.time()  # set-up time ends here (run.json: setup_seconds)
-    checkpoint = trainer.args.resume_from_checkpoint
+    checkpoint = checkpoint or trainer.args.resume_from_checkpoint
     trainer.toolkit_resumed_at = resumed_step(checkpoint)  # read now: save_total_limit may delete it as the run goes
     try:
         with lm_head_mode(getattr(trainer.args, "toolkit_lm_head", "trl")):
@@ -157,7 +158,7 @@ def resumed_step(checkpoint: str | None) -> int:
     """The step a run resumed at: its checkpoint's global_step (0 for a run that started afresh)."""
     if not checkpoint:
         return 0
-    state = Path(checkpoint) / "trainer_state.json"
+    state = Path(checkpoint) / CHECKPOINT_STATE
     return json.loads(state.read_text(encoding="utf-8")).get("global_step", 0) if state.is_file() else 0
 
 

@@ -35,7 +35,35 @@ METRICS = "metrics.json"
 LOG_HISTORY = "log_history.json"
 LINEAGE = "lineage.json"
 TRAINING_ARGS = "training_args.json"
-SAMPLES = ("samples.jsonl", "fill_mask.jsonl")  # what the model wrote at each evaluation
+SAMPLES_WRITTEN = "samples.jsonl"  # what the model wrote for eval.prompts at each evaluation
+FILL_MASK = "fill_mask.jsonl"  # mlm's top guesses for eval.fill_mask, before and after
+SAMPLES = (SAMPLES_WRITTEN, FILL_MASK)
+GENERATIONS = "generations.jsonl"  # held-out answers before and after, with their scores (toolkit.answers)
+MODEL_CARD = "README.md"
+REPORT_MD = "report.md"
+REPORT_HTML = "report.html"
+CHECKPOINT_STATE = "trainer_state.json"  # the Trainer's, written last into each checkpoint
+# The files of a run the toolkit names (the model's and tokenizer's files are transformers' own).
+NAMED_FILES = (FINISHED, RECIPE, METRICS, LOG_HISTORY, LINEAGE, TRAINING_ARGS, *SAMPLES, GENERATIONS, MODEL_CARD,
+               REPORT_MD, REPORT_HTML, CHECKPOINT_STATE)
+
+
+# Plots, by name: <name>.png, or <name>_<split>.png for one held-out split.
+LOSS_CURVE = "loss_curve"  # training (and evaluation) loss over the steps
+RL_TRENDS = "rl_trends"  # reward, KL and completion length over an RL run
+CONFUSION = "confusion"  # a classifier's confusion matrix on a split
+LOSSES = "losses"  # the spread of per-example held-out losses, before and after
+REWARDS = "rewards"  # the spread of per-prompt held-out rewards, before and after
+MARGINS = "margins"  # the spread of per-pair reward margins, before and after
+
+
+def plot_file(folder: Path, name: str, split: str | None = None) -> Path:
+    return Path(folder) / (f"{name}_{split}.png" if split else f"{name}.png")
+
+
+def examples_file(folder: Path, split: str, before: bool = False) -> Path:
+    """One JSONL row per held-out example (toolkit.per_example), after training or before it."""
+    return Path(folder) / f"examples_{split}{'_before' if before else ''}.jsonl"
 PREVIOUS = ".previous"  # a replaced finished run, until its replacement finishes
 INVOCATION_FLAGS = ("overwrite", "resume")  # how a run was started, not what it is: never part of re-running it
 
@@ -68,13 +96,13 @@ def checkpoint_problem(checkpoint: Path) -> str | None:
     """Why a checkpoint cannot be resumed from, or None. The Trainer writes trainer_state.json after the weights,
     optimizer and random states, so a folder without it was cut short while saving; a file cut by a full disk or
     a crash is caught by reading its header (safetensors) or its zip directory (torch's .pt files)."""
-    state = checkpoint / "trainer_state.json"
+    state = checkpoint / CHECKPOINT_STATE
     if not state.is_file():
-        return "incomplete (no trainer_state.json: cut short while saving)"
+        return f"incomplete (no {CHECKPOINT_STATE}: cut short while saving)"
     try:
         json.loads(state.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return "trainer_state.json is not valid JSON (cut short)"
+        return f"{CHECKPOINT_STATE} is not valid JSON (cut short)"
     from safetensors import SafetensorError, safe_open
 
     for weights in sorted(checkpoint.rglob("*.safetensors")):
@@ -108,8 +136,8 @@ def resumable(output_dir: Path) -> tuple[str | None, list[str]]:
 
 # What a run writes, for a folder whose run did not finish (a finished run lists its own files in run.json).
 RUN_WRITES = ("checkpoint-*", "runs", "adapter", "harness", ".saving", ".*.partial*", "*.safetensors", "*.bin",
-              "*.json", "*.jsonl", "*.png", "*.jinja", "vocab.txt", "merges.txt", "*.model", "README.md",
-              "report.md", "report.html", RECIPE)
+              "*.json", "*.jsonl", "*.png", "*.jinja", "vocab.txt", "merges.txt", "*.model", MODEL_CARD,
+              REPORT_MD, REPORT_HTML, RECIPE)
 INTERNAL = (MARK, LOCK, HOLDER, PREVIOUS)
 
 
@@ -203,7 +231,8 @@ def folder_plan(recipe: Recipe) -> FolderPlan:
 def check_output_dir(recipe: Recipe) -> FolderPlan:
     """Refuse what would lose or mix results, before anything is loaded; then, on the process that writes, mark
     the folder the toolkit's and lock it for this run. Called by every task's train before its prepare (prepare,
-    and so `toolkit check`, only reads). A --resume's checkpoint is handed to the trainer config."""
+    and so `toolkit check`, only reads). A --resume's checkpoint is plan.checkpoint, which train_model resumes
+    from; the recipe is left as it was loaded."""
     plan = folder_plan(recipe)
     if plan.refusal:
         raise ToolkitError(plan.refusal)
@@ -214,8 +243,6 @@ def check_output_dir(recipe: Recipe) -> FolderPlan:
         if plan.refusal:
             release(plan.folder)
             raise ToolkitError(plan.refusal)
-    if plan.checkpoint:
-        recipe.training = {**recipe.training, "resume_from_checkpoint": plan.checkpoint}
     USERS_FILES[plan.folder.resolve()] = {name for name in entries(plan.folder) if name not in INTERNAL} - set(
         run_files(plan.folder))
     return plan

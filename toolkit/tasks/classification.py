@@ -24,7 +24,7 @@ from toolkit.per_example import ROWS, mean
 from toolkit.models import max_positions, apply_lora, load_model, load_tokenizer, train_last_layers
 from toolkit.plots import plot_confusion, plot_loss
 from toolkit.recipe import Recipe
-from toolkit.run_folder import check_output_dir, clear_output_dir
+from toolkit.run_folder import CONFUSION, LOSS_CURVE, check_output_dir, clear_output_dir, plot_file
 from toolkit.trainer_args import build_training_args, evaluate_only_with_validation, optimizer_steps
 from toolkit.progress import announce, length_stats, model_facts, say
 from toolkit.run import TrainResult, finish_run, save_model, train_loss, train_model
@@ -172,7 +172,7 @@ def evaluate(prepared: Prepared, names: list[str]) -> dict:
 
 def train(recipe: Recipe) -> TrainResult:
     started = time.time()
-    check_output_dir(recipe)  # before anything loads; prepare only reads
+    plan = check_output_dir(recipe)  # before anything loads; prepare only reads
     prepared = prepare(recipe)
     clear_output_dir(recipe)
     announce(describe(prepared))
@@ -186,7 +186,7 @@ def train(recipe: Recipe) -> TrainResult:
         model=prepared.model, args=prepared.args, train_dataset=prepared.splits["train"],
         eval_dataset=prepared.splits.get("validation"), processing_class=prepared.tokenizer,
         data_collator=DataCollatorWithPadding(prepared.tokenizer), compute_metrics=compute_metrics)
-    train_model(trainer)
+    train_model(trainer, plan.checkpoint)
 
     metrics = {"train_loss": train_loss(trainer)}
     for name in (s for s in recipe.eval.splits if s in prepared.splits):
@@ -196,13 +196,13 @@ def train(recipe: Recipe) -> TrainResult:
     save_model(trainer, prepared.tokenizer, output_dir)
     artifacts = {}
     if trainer.is_world_process_zero():
-        loss_png = plot_loss(trainer.state.log_history, output_dir / "loss_curve.png", "Classification loss")
+        loss_png = plot_loss(trainer.state.log_history, plot_file(output_dir, LOSS_CURVE), "Classification loss")
         if loss_png:
             artifacts["loss_curve"] = loss_png
         for name in (s for s in ("validation", "test") if s in metrics):
             artifacts[f"confusion_{name}"] = plot_confusion(
                 metrics[name]["confusion_matrix"], prepared.label_names,
-                output_dir / f"confusion_{name}.png", f"Confusion matrix ({name})")
+                plot_file(output_dir, CONFUSION, name), f"Confusion matrix ({name})")
     result = finish_run(recipe, trainer, metrics, artifacts, started)
     for name in ("validation", "test"):
         if name in metrics:

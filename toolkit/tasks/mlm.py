@@ -11,7 +11,7 @@ from transformers import AutoModelForMaskedLM, DataCollatorForLanguageModeling, 
 
 from toolkit.files import write_atomic
 from toolkit.recipe import Recipe
-from toolkit.run_folder import check_output_dir, clear_output_dir
+from toolkit.run_folder import FILL_MASK, check_output_dir, clear_output_dir
 from toolkit.progress import is_main_process, say
 from toolkit.run import TrainResult
 from toolkit.inference import fill_mask_with
@@ -50,19 +50,19 @@ def evaluate(prepared, names: list[str]) -> dict:
 
 def train(recipe: Recipe) -> TrainResult:
     started = time.time()
-    check_output_dir(recipe)  # before anything loads; prepare only reads
+    plan = check_output_dir(recipe)  # before anything loads; prepare only reads
     prepared = prepare(recipe)
     clear_output_dir(recipe)
     collator = DataCollatorForLanguageModeling(prepared.tokenizer, mlm=True,
                                                mlm_probability=prepared.args.mlm_probability)
-    trainer, before, after, _ = run_lm(recipe, prepared, collator, sample=False)
+    trainer, before, after, _ = run_lm(recipe, prepared, collator, sample=False, checkpoint=plan.checkpoint)
     extra = {}
     prompts = [p for p in recipe.eval.prompts if "[MASK]" in p or prepared.tokenizer.mask_token in p]
     if prompts and is_main_process():
         rows = [{"text": text, "predictions": preds}
                 for text, preds in zip(prompts, fill_mask_with(trainer.model, prepared.tokenizer, prompts), strict=True)]
         recipe.output_dir.mkdir(parents=True, exist_ok=True)
-        extra["fill_mask"] = recipe.output_dir / "fill_mask.jsonl"
+        extra["fill_mask"] = recipe.output_dir / FILL_MASK
         write_atomic(extra["fill_mask"], "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
         for row in rows:
             say(f"  fill-mask {row['text']!r} -> {[p['token'] for p in row['predictions']]}")

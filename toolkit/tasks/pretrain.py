@@ -44,10 +44,10 @@ def evaluate(prepared: Prepared, names: list[str]) -> dict:
 
 def train(recipe: Recipe) -> TrainResult:
     started = time.time()
-    check_output_dir(recipe)  # before anything loads; prepare only reads
+    plan = check_output_dir(recipe)  # before anything loads; prepare only reads
     prepared = prepare(recipe)
     clear_output_dir(recipe)
     collator = DataCollatorForLanguageModeling(prepared.tokenizer, mlm=False)
-    trainer, before, after, callback = run_lm(recipe, prepared, collator)
+    trainer, before, after, callback = run_lm(recipe, prepared, collator, checkpoint=plan.checkpoint)
     return write_outputs(recipe, prepared, trainer, before, after, callback, started, "Causal LM loss",
                          extra_metrics=cleaning_metrics(prepared))

@@ -36,7 +36,7 @@ from toolkit.plots import plot_metrics, plot_values
 from toolkit.recipe import Recipe, RLSpec, TokenizerSpec
 from toolkit.reward_model import RewardModel
 from toolkit.rewards import check_function, check_reward_model, load_function
-from toolkit.run_folder import check_output_dir, clear_output_dir
+from toolkit.run_folder import REWARDS, RL_TRENDS, check_output_dir, clear_output_dir, plot_file
 from toolkit.trainer_args import build_training_args
 from toolkit.progress import announce, model_facts, say
 from toolkit.run import TrainResult, finish_run, save_model, train_loss, train_model
@@ -231,7 +231,7 @@ def evaluate(prepared: Prepared, names: list[str]) -> dict:
 
 def train(recipe: Recipe) -> TrainResult:
     started = time.time()
-    check_output_dir(recipe)  # before anything loads; prepare only reads
+    plan = check_output_dir(recipe)  # before anything loads; prepare only reads
     prepared = prepare(recipe)
     clear_output_dir(recipe)
     announce(describe(prepared))
@@ -245,7 +245,7 @@ def train(recipe: Recipe) -> TrainResult:
     before = {name: held_out_rewards(prepared, trainer.model, prepared.splits[name], length) for name in held_out}
     answers = HeldOutAnswers.of(recipe, prepared.splits)
     answers.take("before", trainer, prepared.tokenizer)
-    train_model(trainer)
+    train_model(trainer, plan.checkpoint)
     after = {name: held_out_rewards(prepared, trainer.model, prepared.splits[name], length) for name in held_out
              if name in recipe.eval.splits}
     answers.take("after", trainer, prepared.tokenizer)
@@ -254,12 +254,12 @@ def train(recipe: Recipe) -> TrainResult:
     artifacts, generated = answers.write(output_dir, trainer)
     if trainer.is_world_process_zero():
         if plot_metrics(trainer.state.log_history, ["reward", "kl", "completions/mean_length"],
-                        output_dir / "rl_trends.png", f"{(recipe.rl or RLSpec()).algorithm.upper()}: reward, KL, length"):
-            artifacts["rl_trends"] = output_dir / "rl_trends.png"
+                        plot_file(output_dir, RL_TRENDS), f"{(recipe.rl or RLSpec()).algorithm.upper()}: reward, KL, length"):
+            artifacts["rl_trends"] = plot_file(output_dir, RL_TRENDS)
         for name, values in after.items():
             path = plot_values({"before": [row["total"] for row in before[name][ROWS]],
                                 "after": [row["total"] for row in values[ROWS]]},
-                               output_dir / f"rewards_{name}.png", f"Reward per held-out prompt ({name})",
+                               plot_file(output_dir, REWARDS, name), f"Reward per held-out prompt ({name})",
                                "weighted reward of the greedy completion")
             if path:
                 artifacts[f"rewards_{name}"] = path

@@ -199,7 +199,7 @@ def evaluate(prepared: Prepared, names: list[str]) -> dict:
 
 def train(recipe: Recipe) -> TrainResult:
     started = time.time()
-    check_output_dir(recipe)  # before anything loads; prepare only reads
+    plan = check_output_dir(recipe)  # before anything loads; prepare only reads
     prepared = prepare(recipe)
     clear_output_dir(recipe)
     announce(describe(prepared))
@@ -209,7 +209,7 @@ def train(recipe: Recipe) -> TrainResult:
     before = lm_metrics(trainer, evaluated_splits(trainer), ["validation", "test"])
     answers = HeldOutAnswers.of(recipe, prepared.splits)
     answers.take("before", trainer, prepared.tokenizer)
-    train_with_samples(trainer, callback, trainer.model)
+    train_with_samples(trainer, callback, trainer.model, plan.checkpoint)
     after = lm_metrics(trainer, evaluated_splits(trainer), list(recipe.eval.splits))
     answers.take("after", trainer, prepared.tokenizer)
     artifacts, generated = answers.write(recipe.output_dir, trainer)
