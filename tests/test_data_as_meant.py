@@ -201,6 +201,19 @@ def test_label_only_in_a_held_out_split_is_refused(tmp_path, capsys):
             "'eggs'", "split 'test'", "never in train")
 
 
+def test_a_label_spelt_close_to_a_common_one_on_a_few_rows_is_named_as_a_likely_typo(tmp_path, capsys):
+    rows = toy_rows()
+    for index in (5, 50, 500):  # three, so that data.split leaves some in train
+        rows[index] = {**rows[index], "label": "spma"}
+    recipe = recipe_with(tmp_path, train=str(write_jsonl(tmp_path / "typo.jsonl", rows)))
+    code, out, err = check(recipe, tmp_path, capsys)
+    assert code == 0, err
+    flat = " ".join(out.split()).replace("''", "'")  # as one line, YAML's quoting undone
+    assert "label 'spma' has" in flat and "looks like a typo of 'spam'" in flat and "data.labels" in flat, out
+    recipe["data"]["train"] = str(write_jsonl(tmp_path / "clean.jsonl", toy_rows()))
+    assert "typo" not in check(recipe, tmp_path, capsys)[1]
+
+
 def test_labels_of_mixed_types_are_refused(tmp_path, capsys):
     rows = [{"text": row["text"], "label": 1 if row["label"] == "spam" else 0} for row in toy_rows()[:100]]
     test_rows = [{"text": "win a prize", "label": "1"}, {"text": "see you later", "label": "spam"}]

@@ -70,3 +70,20 @@ def check_yaml_booleans(labels: list | None, firsts: dict, column: str, where: s
     raise ToolkitError(f"{where}.labels: YAML reads unquoted yes, no, on, off, true and false as true/false, so "
                        f"data.labels is {labels} while column '{column}' holds strings such as {strings[0]!r}. "
                        f"Quote them: labels: {[spelled(label) for label in labels]}.")
+
+
+def stray_labels(counts: dict, column: str) -> list[str]:
+    """Warnings for labels that look like a typo of another: a handful of train rows (at most 1% of them)
+    spelt close to a label that has ten times as many. A rare class may be real, so it is said, not refused."""
+    import difflib
+
+    total = sum(counts.values())
+    warnings = []
+    for label, rows in counts.items():
+        common = [str(other) for other, many in counts.items() if many >= 10 * rows and other != label]
+        close = difflib.get_close_matches(str(label), common, n=1, cutoff=0.6) if rows * 100 <= total else []
+        if close:
+            warnings.append(f"label {label!r} has {rows} of {total} train rows (column '{column}') and looks like a "
+                            f"typo of {close[0]!r}: fix it in the data, or list the label set under data.labels so "
+                            f"a stray spelling is refused.")
+    return warnings

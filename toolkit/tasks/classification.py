@@ -8,6 +8,7 @@ why the tokenizer always gets a pad token distinct from EOS (toolkit.models.load
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 import torch
@@ -18,7 +19,7 @@ from transformers import (AutoModelForSequenceClassification, DataCollatorWithPa
 
 from toolkit.data import carved_by_split, load_splits, map_processes
 from toolkit.errors import ToolkitError
-from toolkit.labels import check_label_column
+from toolkit.labels import check_label_column, stray_labels
 from toolkit.metrics import argmax_logits, classification_metrics, confusion
 from toolkit.per_example import ROWS, mean
 from toolkit.models import max_positions, apply_lora, load_model, load_tokenizer, train_last_layers
@@ -135,7 +136,10 @@ def examples(prepared: Prepared, count: int) -> list:
 def describe(prepared: Prepared) -> dict:
     """What would run: the numbers `toolkit check` prints."""
     steps, per_step = optimizer_steps(prepared.args, len(prepared.splits["train"]))
+    counts = Counter(prepared.label_names[i] for i in prepared.splits["train"]["labels"])
+    strays = [] if prepared.recipe.data.labels else stray_labels(counts, prepared.recipe.data.label_column)
     return {**model_facts(prepared.recipe, prepared.model), "labels": prepared.label_names,
+            **({"warnings": strays} if strays else {}),
             "max_length": prepared.max_length,
             "splits": {name: length_stats(split, prepared.max_length) for name, split in prepared.splits.items()},
             "optimizer_steps": steps, "examples_per_step": per_step, "output_dir": str(prepared.args.output_dir)}
