@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from toolkit import __version__
-from toolkit.errors import ToolkitError
+from toolkit.errors import ToolkitError, not_utf8
 
 OVERRIDES_HELP = "dotted overrides, e.g. training.learning_rate=1e-4 data.limit=200"
 
@@ -244,10 +244,7 @@ def text_lines(file: str) -> list[str]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        line = raw.count(b"\n", 0, error.start) + 1
-        column = error.start - raw.rfind(b"\n", 0, error.start)
-        raise ToolkitError(f"{file}: line {line} is not UTF-8 text (byte 0x{raw[error.start]:02x} at column "
-                           f"{column}); save it as UTF-8.") from error
+        raise ToolkitError(f"{file}: {not_utf8(raw, error)}.") from error
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     return [line for line in lines if line.strip()]
 

@@ -8,7 +8,7 @@ import datasets
 from datasets import Dataset, DatasetDict
 
 from toolkit.data_files import BUILDERS, folder_files, has_card_configs, is_saved_dataset, split_files
-from toolkit.errors import ToolkitError
+from toolkit.errors import ToolkitError, not_utf8
 from toolkit.paths import local_path
 from toolkit.token_shards import is_shard_folder, read_shards
 
@@ -121,8 +121,7 @@ def first_bad_place(path: Path, builder: str) -> str | None:
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as error:
-                return (f"line {number} is not UTF-8 text (byte 0x{raw[error.start]:02x} at column {error.start + 1}); "
-                        f"save it as UTF-8")
+                return not_utf8(raw, error, lines_before=number - 1)
             if builder == "json" and path.suffix.lower() == ".jsonl" and line.strip():
                 try:
                     row = json.loads(line, object_pairs_hook=keys_once)
