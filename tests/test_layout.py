@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from conftest import ROOT
-from toolkit.tasks import FACTS, FUNCTIONS, TASKS, get_task
+from toolkit.tasks import FUNCTIONS, HOOKS, TASKS, TaskFacts, get_task
 
 PACKAGE = ROOT / "toolkit"
 FRONT_ENDS = {"toolkit", "toolkit.cli", "toolkit.__main__"}  # what may import the façade (toolkit.api)
@@ -70,13 +71,24 @@ def test_tasks_never_import_tasks():
 
 
 @pytest.mark.parametrize("name", TASKS)
-def test_every_task_declares_its_facts(name):
+def test_every_task_keeps_the_interface(name):
+    """Its facts in one TaskFacts, its steps as functions, and nothing else under the name of a hook: a module
+    that imports a helper under a hook's name (e.g. streaming's `examples`) would be called as that hook."""
+    import inspect
+
     task = get_task(name, "test")
-    for fact, kind in FACTS.items():
-        assert isinstance(getattr(task, fact, None), kind), f"{name}.{fact} must be a {kind.__name__}"
-    assert task.METRICS and all(isinstance(metric, str) for metric in task.METRICS)
+    assert isinstance(getattr(task, "FACTS", None), TaskFacts), f"{name}.FACTS must be a TaskFacts"
+    assert task.FACTS.metrics and all(isinstance(metric, str) for metric in task.FACTS.metrics)
     for function in FUNCTIONS:
         assert callable(getattr(task, function, None)), f"{name}.{function} is missing"
+    for hook in (hook for hook in HOOKS if hasattr(task, hook)):
+        module = inspect.getmodule(getattr(task, hook)).__name__
+        assert module == task.__name__ or module in SHARED_BY_TASKS, f"{name}.{hook} comes from {module}"
+    loose = {fact.name.upper() for fact in dataclasses.fields(TaskFacts)} & set(vars(task))
+    assert not loose, f"{name}: {loose} belong in FACTS"
+
+
+SHARED_BY_TASKS = {"toolkit.language_models", "toolkit.preferences"}  # the families' shared steps
 
 
 # Names another module may spell for its own reasons, not as a run-folder file.

@@ -9,7 +9,7 @@ import toolkit
 from conftest import TINY_GPT2, classification_recipe
 from toolkit.recipe import apply_overrides, load_recipe, parse_overrides
 from toolkit.trainer_args import build_training_args
-from toolkit.tasks.classification import CONFIG_CLASS, DEFAULTS
+from toolkit.tasks.classification import FACTS
 
 
 def test_yaml_exponent_without_dot_is_a_float(tmp_path):
@@ -18,7 +18,7 @@ def test_yaml_exponent_without_dot_is_a_float(tmp_path):
     path.write_text(yaml.safe_dump(recipe).replace("learning_rate: 0.002", "learning_rate: 1e-4"))
     loaded = load_recipe(path)
     assert loaded.training["learning_rate"] == "1e-4"  # what PyYAML hands us
-    assert build_training_args(loaded, CONFIG_CLASS, DEFAULTS).learning_rate == 1e-4
+    assert build_training_args(loaded, FACTS.config_class, FACTS.defaults).learning_rate == 1e-4
 
 
 def test_cli_overrides_are_typed_and_nested():

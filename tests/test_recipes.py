@@ -34,10 +34,10 @@ def test_recipe_runs_a_few_steps_on_a_tiny_model(path, tmp_path):
     assert (result.output_dir / "run.json").is_file()
     assert (result.output_dir / "model.safetensors").is_file()
     assert math.isfinite(result.metrics["train_loss"])  # RL losses may be negative
-    declared = get_task(toolkit.load_recipe(path).task, str(path)).METRICS
+    declared = get_task(toolkit.load_recipe(path).task, str(path)).FACTS.metrics
     for split in ("validation", "test"):
         if split in result.metrics:
-            assert set(declared) <= set(result.metrics[split]), (split, declared)  # the task's METRICS hold
+            assert set(declared) <= set(result.metrics[split]), (split, declared)  # the task's declared metrics hold
     task = toolkit.load_recipe(path).task
     if task in GENERATIVE:  # greedy answers before and after, every row saved, the means recounted from them
         rows = [json.loads(line) for line in (result.output_dir / "generations.jsonl").read_text().splitlines()]

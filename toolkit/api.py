@@ -6,10 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from toolkit.inference import fill_mask, generate, predict, score
-from toolkit.interrupted import continuable
 from toolkit.recipe import Recipe, load_recipe
 from toolkit.run import TrainResult
-from toolkit.run_folder import failing_cleanly
 from toolkit.tasks import get_task
 
 __all__ = ["train", "check", "predict", "generate", "fill_mask", "score", "evaluate", "report", "compare",
@@ -28,12 +26,11 @@ def train(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None
     toolkit.interrupted.Interrupted, a KeyboardInterrupt that says which checkpoint continues the run.
     """
     from toolkit.pipeline import is_pipeline, run_pipeline
+    from toolkit.training import train as run
 
     if is_pipeline(recipe):
         return run_pipeline(recipe, _merge(overrides, kwargs))
-    loaded = load_recipe(recipe, _merge(overrides, kwargs))
-    with failing_cleanly(loaded.output_dir), continuable(loaded):
-        return get_task(loaded.task, loaded.source).train(loaded)
+    return run(load_recipe(recipe, _merge(overrides, kwargs)))
 
 
 def check(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None = None, show: int = 0,
@@ -57,7 +54,8 @@ def check(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None
     task = get_task(loaded.task, loaded.source)
     plan = folder_plan(loaded)[0]  # read-only: what train would do with the folder, never a refusal here
     prepared = task.prepare(loaded)
-    facts = {**task.describe(prepared), "output": plan, "settings": chosen_settings(prepared.args, loaded)}
+    facts = {**task.describe(prepared), "output": plan,
+             "settings": chosen_settings(prepared.args, loaded, task.FACTS.fused_lm_head)}
     if show:
         if not hasattr(task, "examples"):
             from toolkit.errors import ToolkitError
@@ -175,7 +173,7 @@ def tokenizing_separator(recipe: Recipe) -> str:
     """The token that ends each document in a task's blocks; only tasks that train on blocks have one."""
     from toolkit.errors import ToolkitError
 
-    separator = getattr(get_task(recipe.task, recipe.source), "SEPARATOR", None)
+    separator = get_task(recipe.task, recipe.source).FACTS.separator
     if separator is None:
         raise ToolkitError(f"{recipe.source}: token shards are blocks for pretrain and mlm; this recipe's task is "
                            f"{recipe.task}.")

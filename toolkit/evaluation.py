@@ -3,7 +3,8 @@ again with the model pointed at the run folder, so the same data preparation and
 give the numbers `train` wrote (classification: accuracy, precision, recall, F1, confusion matrix; language
 models and SFT: loss and perplexity; reward models: pairwise accuracy and margin; DPO / KTO / ORPO:
 implicit-reward accuracy and margin against the starting model; RL: mean reward of each checker on greedy
-completions). `data` evaluates another file instead, in the recipe's columns."""
+completions). `data` evaluates another file instead, in the recipe's columns. The numbers come from
+toolkit.training.measure, the function a run's own numbers come from."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ def evaluate(folder, data: str | None = None, splits: list[str] | None = None, p
     it ships (auto_map); whatever the run's recipe said, it is off unless asked here."""
     from toolkit.models import load_model
     from toolkit.tasks import get_task
+    from toolkit.training import measure
 
     folder = Path(folder)
     # Trainers print their logs to stdout; here stdout carries the result, so their chatter goes to stderr.
@@ -36,7 +38,7 @@ def evaluate(folder, data: str | None = None, splits: list[str] | None = None, p
         recipe = load_recipe({**raw, "__source__": str(folder / RECIPE)})
         task = get_task(recipe.task, recipe.source)
         prepared = task.prepare(recipe)
-        if task.EVALUATES_AGAINST_START:
+        if task.FACTS.evaluates_against_start:
             from transformers import AutoModelForCausalLM
 
             spec = load_recipe({**raw, "model": start, "__source__": str(folder / RECIPE)}).model
@@ -50,7 +52,7 @@ def evaluate(folder, data: str | None = None, splits: list[str] | None = None, p
             missing = [s for s in (splits or []) if s not in held_out]
             if missing:
                 raise ToolkitError(f"{folder}: the run has no '{missing[0]}' split; it has {held_out or 'none'}.")
-        results = task.evaluate(prepared, names)
+        results = measure(task, prepared, names)
     if not per_example:
         split_off(results)
     return {rename.get(name, name): values for name, values in results.items()}

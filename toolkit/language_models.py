@@ -1,7 +1,6 @@
-"""What the language-model tasks share (pretrain, mlm; sft writes its outputs the same way): documents joined
-with a separator and cut into blocks, the model and tokenizer, training with samples, held-out loss and
-perplexity before and after, and the files a run leaves. A .txt file is one document unless data.sample_by
-says otherwise (TXT_UNIT)."""
+"""What the language-model tasks share (pretrain, mlm; sft reports the same way): documents joined with a
+separator and cut into blocks, the model and tokenizer, held-out loss and perplexity before and after, and how
+they are plotted and said. A .txt file is one document unless data.sample_by says otherwise (TXT_UNIT)."""
 
 from __future__ import annotations
 
@@ -21,15 +20,14 @@ from toolkit.lm_metrics import lm_metrics
 from toolkit.per_example import ROWS
 from toolkit.models import max_positions, apply_lora, load_model, load_tokenizer
 from toolkit.owned_folder import MARK, claim, entries, is_ours, require_ours
-from toolkit.plots import plot_loss, plot_values
+from toolkit.plots import plot_values
 from toolkit.paths import local_path
 from toolkit.recipe import Recipe, TokenizerSpec
-from toolkit.run_folder import LOSS_CURVE, LOSSES, SAMPLES_WRITTEN, plot_file
+from toolkit.run import Outcome
+from toolkit.run_folder import LOSSES, plot_file
 from toolkit.token_shards import MANIFEST, check_fit, fingerprint, manifest_of, write_split
 from toolkit.trainer_args import build_training_args, evaluate_only_with_validation, optimizer_steps
-from toolkit.progress import announce, model_facts, say
-from toolkit.run import TrainResult, finish_run, save_model, train_loss, train_model
-from toolkit.samples import SampleCallback
+from toolkit.progress import model_facts
 from toolkit.streaming import examples, is_stream, texts_of
 
 TXT_UNIT = "document"  # raw text is read whole: a story's lines or paragraphs are not separate documents
@@ -153,73 +151,42 @@ def describe_lm(prepared: Prepared) -> dict:
     return facts
 
 
-def run_lm(recipe: Recipe, prepared: Prepared, collator, chat: bool | None = False,
-           sample: bool = True, checkpoint: str | None = None) -> tuple[Trainer, dict, dict, SampleCallback | None]:
-    """Train a prepared language model; returns the trainer, metrics before and after, and the samples."""
-    announce(describe_lm(prepared))
-    callback = SampleCallback(prepared.tokenizer, list(recipe.eval.prompts), recipe.eval.max_new_tokens, chat,
-                              temperature=0.8) if sample and recipe.eval.prompts else None
-    trainer = Trainer(model=prepared.model, args=prepared.args, train_dataset=prepared.splits["train"],
-                      eval_dataset=prepared.splits.get("validation"), processing_class=prepared.tokenizer,
-                      data_collator=collator)
-    before = lm_metrics(trainer, prepared.splits, ["validation", "test"])
-    train_with_samples(trainer, callback, prepared.model, checkpoint)
-    transformers.set_seed(prepared.args.seed)  # masked LM draws its masks: the same ones `toolkit eval` draws
-    after = lm_metrics(trainer, prepared.splits, list(recipe.eval.splits))
-    return trainer, before, after, callback
-
-
-def train_with_samples(trainer, callback: SampleCallback | None, model, checkpoint: str | None = None) -> None:
-    """Train, with samples of the prompts before the first step, at each evaluation, and of the model as
-    trained (whatever the last evaluation saw). Shared by pretrain, mlm and sft."""
-    if callback:
-        trainer.add_callback(callback)  # after the "before" evaluation, which it would otherwise sample too
-        if trainer.is_world_process_zero():
-            callback.sample(model, 0, "before")
-    train_model(trainer, checkpoint)
-    if callback and trainer.is_world_process_zero():
-        callback.sample(model, trainer.state.global_step, f"step {trainer.state.global_step}")
-
-
-def write_outputs(recipe: Recipe, prepared, trainer: Trainer, before: dict, after: dict, callback,
-                  started: float, title: str, extra: dict | None = None,
-                  extra_metrics: dict | None = None) -> TrainResult:
-    """Model, metrics, loss curve and samples; `extra` maps artifact names to files already written."""
-    output_dir = recipe.output_dir
-    save_model(trainer, prepared.tokenizer, output_dir)
-    metrics = {"train_loss": train_loss(trainer), "before": before, **after,
-               **(extra_metrics or {})}
-    artifacts = dict(extra or {})
-    if trainer.is_world_process_zero():
-        if plot_loss(trainer.state.log_history, plot_file(output_dir, LOSS_CURVE), title):
-            artifacts["loss_curve"] = plot_file(output_dir, LOSS_CURVE)
-        if callback and callback.save(output_dir / SAMPLES_WRITTEN):
-            artifacts["samples"] = output_dir / SAMPLES_WRITTEN
-        for name, values in after.items():  # how the loss spreads over the held-out examples, not just its mean
-            path = plot_values({"before": [row["loss"] for row in before.get(name, {}).get(ROWS, [])],
-                                "after": [row["loss"] for row in values[ROWS]]},
-                               plot_file(output_dir, LOSSES, name), f"Loss per held-out example ({name})",
-                               "mean loss per scored token")
-            if path:
-                artifacts[f"losses_{name}"] = path
-    result = finish_run(recipe, trainer, metrics, artifacts, started)
-    for name, values in after.items():
-        was = before.get(name)
-        change = f" (before training {was['loss']:.3f})" if was else ""
-        say(f"{name}: loss {values['loss']:.3f}{change}, perplexity {values['perplexity']:.1f}")
-    say(f"outputs in {output_dir}/")
-    return result
-
-
-def evaluate_lm(prepared: Prepared, names: list[str], mlm: bool = False) -> dict:
-    """Loss and perplexity of a saved model on held-out blocks (toolkit eval)."""
+def build_lm_trainer(prepared: Prepared, mlm: bool) -> Trainer:
+    """The Trainer of pretrain (mlm False: each next token) and mlm (a share of tokens masked and predicted)."""
     collator = DataCollatorForLanguageModeling(prepared.tokenizer, mlm=mlm,
                                                mlm_probability=getattr(prepared.args, "mlm_probability", 0.15))
-    transformers.set_seed(prepared.args.seed)  # masked LM: the same masks on every call
-    trainer = Trainer(model=prepared.model, args=prepared.args, processing_class=prepared.tokenizer,
-                      data_collator=collator)
-    return lm_metrics(trainer, prepared.splits, names)
+    return Trainer(model=prepared.model, args=prepared.args, train_dataset=prepared.splits["train"],
+                   eval_dataset=prepared.splits.get("validation"), processing_class=prepared.tokenizer,
+                   data_collator=collator)
 
 
-def cleaning_metrics(prepared: Prepared) -> dict:
-    return {"corpus_cleaning": prepared.corpus_report} if prepared.corpus_report else {}
+def measure_blocks(trainer, prepared: Prepared, name: str) -> dict:
+    """Held-out loss and perplexity of a split of blocks (toolkit.lm_metrics)."""
+    return lm_metrics(trainer, prepared.splits, [name])[name]
+
+
+def loss_plots(outcome: Outcome) -> dict:
+    """How the loss spreads over the held-out examples, not just its mean: each one's before and after."""
+    artifacts = {}
+    for name, values in outcome.after.items():
+        path = plot_values({"before": [row["loss"] for row in outcome.before.get(name, {}).get(ROWS, [])],
+                            "after": [row["loss"] for row in values[ROWS]]},
+                           plot_file(outcome.output_dir, LOSSES, name), f"Loss per held-out example ({name})",
+                           "mean loss per scored token")
+        if path:
+            artifacts[f"losses_{name}"] = path
+    return artifacts
+
+
+def loss_summary(outcome: Outcome) -> list[str]:
+    lines = []
+    for name, values in outcome.after.items():
+        was = outcome.before.get(name)
+        change = f" (before training {was['loss']:.3f})" if was else ""
+        lines.append(f"{name}: loss {values['loss']:.3f}{change}, perplexity {values['perplexity']:.1f}")
+    return lines
+
+
+def cleaning_metrics(outcome: Outcome) -> dict:
+    report = outcome.prepared.corpus_report
+    return {"corpus_cleaning": report} if report else {}

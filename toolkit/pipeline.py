@@ -7,9 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from toolkit.errors import ToolkitError
-from toolkit.interrupted import continuable
 from toolkit.recipe import load_recipe, parse_overrides, read_yaml
-from toolkit.run_folder import failing_cleanly, folder_plan, is_finished, output_dir_of, read_run
+from toolkit.run_folder import folder_plan, is_finished, output_dir_of, read_run
 from toolkit.progress import say
 from toolkit.run import TrainResult
 
@@ -74,7 +73,7 @@ def check_pipeline(source, overrides=None) -> list[dict]:
 
 
 def run_pipeline(source, overrides=None) -> list[TrainResult]:
-    from toolkit.tasks import get_task
+    from toolkit.training import train
 
     recipes = load_stages(source, overrides)
     results = []
@@ -86,6 +85,5 @@ def run_pipeline(source, overrides=None) -> list[TrainResult]:
             metrics = read_run(output_dir).metrics
             results.append(TrainResult(output_dir=output_dir, metrics=metrics, artifacts={"model": output_dir}))
             continue
-        with failing_cleanly(output_dir), continuable(recipe, pipeline=True):
-            results.append(get_task(recipe.task, recipe.source).train(recipe))
+        results.append(train(recipe, pipeline=True))
     return results

@@ -12,26 +12,21 @@ turns) so TRL formats them with the template; otherwise as plain text.
 from __future__ import annotations
 
 import copy
-import time
-from dataclasses import dataclass
-from typing import Callable
 
 import transformers
 from datasets import DatasetDict
 from transformers import AutoModelForCausalLM
 
-from toolkit.answers import HeldOutAnswers
 from toolkit.chat import alpaca_to_messages, ensure_chat_template
 from toolkit.data import finish_splits, map_processes, read_splits, require_columns, require_values, strings_in
 from toolkit.errors import ToolkitError
 from toolkit.per_example import ROWS
-from toolkit.plots import plot_loss, plot_metrics, plot_values
+from toolkit.plots import plot_metrics, plot_values
 from toolkit.models import apply_lora, load_model, load_tokenizer, set_generation_tokens
 from toolkit.recipe import Recipe, TokenizerSpec
-from toolkit.run_folder import LOSS_CURVE, MARGINS, check_output_dir, clear_output_dir, plot_file
+from toolkit.run import Outcome
+from toolkit.run_folder import MARGINS, plot_file
 from toolkit.trainer_args import build_training_args, evaluate_only_with_validation
-from toolkit.progress import announce, say
-from toolkit.run import TrainResult, finish_run, save_model, train_loss, train_model
 from toolkit.streaming import column_values, columns_of, examples, head
 
 
@@ -137,22 +132,10 @@ def load_policy(recipe: Recipe, tokenizer, reference: bool = True):
     return model, copy.deepcopy(model).eval().requires_grad_(False) if reference else None
 
 
-@dataclass
-class PairReport:
-    """How a preference task reports: its held-out metrics (counted per pair over a whole split, in
-    toolkit.preference_metrics) and what it plots from the trainer's log."""
-
-    measure: Callable  # (trainer, prepared, split name) -> metrics, with the per-pair rows under "per_example"
-    plot_keys: list[str]
-    plot_name: str
-    plot_title: str
-    loss_title: str
-    accuracy_label: str
-    generates: bool = True  # a policy that writes answers (toolkit.answers); a reward model does not
-
-
-def held_out(trainer, prepared, report: PairReport, names) -> dict:
-    return {name: report.measure(trainer, prepared, name) for name in names}
+def pair_summary(outcome: Outcome, label: str) -> list[str]:
+    """A line per held-out split: `label` (the accuracy's name; "" when the task has none) and the mean margin,
+    before -> after."""
+    return [summary(name, outcome.before[name], after, label) for name, after in outcome.after.items()]
 
 
 def summary(name: str, before: dict, after: dict, label: str) -> str:
@@ -164,32 +147,12 @@ def summary(name: str, before: dict, after: dict, label: str) -> str:
     return f"{name}: mean margin {before['margin']:.3f} -> {after['margin']:.3f}"
 
 
-def train_on_pairs(recipe: Recipe, prepared, trainer, report: PairReport, started: float,
-                   checkpoint: str | None = None) -> TrainResult:
-    """Evaluate the held-out pairs, train, evaluate again, save, plot, and say what changed."""
-    names = [name for name in ("validation", "test") if name in prepared.splits]
-    before = held_out(trainer, prepared, report, names)
-    answers = HeldOutAnswers.of(recipe, prepared.splits if report.generates else {})
-    answers.take("before", trainer, prepared.tokenizer)
-    train_model(trainer, checkpoint)
-    after = held_out(trainer, prepared, report, [name for name in names if name in recipe.eval.splits])
-    answers.take("after", trainer, prepared.tokenizer)
-    output_dir = recipe.output_dir
-    save_model(trainer, prepared.tokenizer, output_dir)
-    artifacts, generated = answers.write(output_dir, trainer)
-    if trainer.is_world_process_zero():
-        history = trainer.state.log_history
-        if plot_loss(history, plot_file(output_dir, LOSS_CURVE), report.loss_title):
-            artifacts["loss_curve"] = plot_file(output_dir, LOSS_CURVE)
-        if plot_metrics(history, report.plot_keys, plot_file(output_dir, report.plot_name), report.plot_title):
-            artifacts[report.plot_name] = plot_file(output_dir, report.plot_name)
-        artifacts.update(plot_margins(before, after, output_dir))
-    metrics = {"train_loss": train_loss(trainer), "before": before, **after, **generated}
-    result = finish_run(recipe, trainer, metrics, artifacts, started)
-    for name, values in after.items():
-        say(summary(name, result.metrics["before"][name], values, report.accuracy_label))
-    say(f"outputs in {output_dir}/")
-    return result
+def pair_plots(outcome: Outcome, keys: list[str], name: str, title: str) -> dict:
+    """The trainer's logged `keys` over training (plot `name`), and each held-out pair's margin before and after."""
+    artifacts = {}
+    if plot_metrics(outcome.trainer.state.log_history, keys, plot_file(outcome.output_dir, name), title):
+        artifacts[name] = plot_file(outcome.output_dir, name)
+    return {**artifacts, **plot_margins(outcome.before, outcome.after, outcome.output_dir)}
 
 
 def plot_margins(before: dict, after: dict, output_dir) -> dict:
@@ -204,18 +167,3 @@ def plot_margins(before: dict, after: dict, output_dir) -> dict:
         if path:
             artifacts[f"margins_{name}"] = path
     return artifacts
-
-
-def train_pair_task(recipe: Recipe, prepare, describe, build_trainer, report: PairReport) -> TrainResult:
-    """`train` of every preference task (reward, DPO, KTO, ORPO): they differ in prepare, trainer and report."""
-    started = time.time()
-    plan = check_output_dir(recipe)  # before anything loads; prepare only reads
-    prepared = prepare(recipe)
-    clear_output_dir(recipe)
-    announce(describe(prepared))
-    return train_on_pairs(recipe, prepared, build_trainer(prepared), report, started, plan.checkpoint)
-
-
-def evaluate_pairs(prepared, build_trainer, report: PairReport, names: list[str]) -> dict:
-    """`evaluate` of every preference task (toolkit eval): the same per-pair metrics as `train` writes."""
-    return held_out(build_trainer(prepared), prepared, report, names)

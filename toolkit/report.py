@@ -17,11 +17,11 @@ from toolkit.files import write_atomic
 from toolkit.run_folder import GENERATIONS, MODEL_CARD, REPORT_HTML, REPORT_MD, Run, read_run
 
 def task_of(run: Run):
-    """The run's task module (its facts: method, Auto class, pipeline tag), or None for a task this version
-    does not know."""
+    """The run's task's facts (method, Auto class, pipeline tag: toolkit.tasks.TaskFacts), or None for a task this
+    version does not know."""
     from toolkit.tasks import TASKS, get_task
 
-    return get_task(run.task, str(run.folder)) if run.task in TASKS else None
+    return get_task(run.task, str(run.folder)).FACTS if run.task in TASKS else None
 
 
 def flatten(metrics: dict, prefix: str = "") -> dict[str, float]:
@@ -81,8 +81,8 @@ def card_metadata(run: Run) -> str:
     base = model.get("name_or_path")
     card = ModelCardData(library_name="transformers", base_model=base if is_hub_id(base) else None,
                          datasets=hub_datasets(data) or None,
-                         pipeline_tag=task.PIPELINE_TAG if task else None,
-                         tags=["toolkit", run.task] + (["trl"] if task and task.USES_TRL else []))
+                         pipeline_tag=task.pipeline_tag if task else None,
+                         tags=["toolkit", run.task] + (["trl"] if task and task.uses_trl else []))
     return card.to_yaml()
 
 
@@ -185,7 +185,7 @@ def sample_lines(run: Run, limit: int = 12) -> list[str]:
 
 def body_markdown(run: Run, images: bool = True) -> list[str]:
     lines = [f"# {run.folder.name}", "",
-             f"{task_of(run).METHOD if task_of(run) else run.task}, made with toolkit from `{model_source(run)}`.", "",
+             f"{task_of(run).method if task_of(run) else run.task}, made with toolkit from `{model_source(run)}`.", "",
              "## Results on held-out data", "", "`a → b`: before → after training.", ""]
     rows = headline(run)
     lines += table(["split", "metric", "value"], rows) if rows else ["(no held-out metrics)"]
@@ -218,7 +218,7 @@ def usage_lines(run: Run) -> list[str]:
     else:
         call = f'toolkit.generate("{folder}", ["a prompt"])'
     return ["## Use it", "", "```python", "import toolkit", call, "```", "",
-            f"Or with transformers directly: `{task_of(run).AUTO_CLASS if task_of(run) else 'AutoModel'}.from_pretrained"
+            f"Or with transformers directly: `{task_of(run).auto_class if task_of(run) else 'AutoModel'}.from_pretrained"
             f"(\"{folder}\")` and `AutoTokenizer.from_pretrained(\"{folder}\")`.", ""]
 
 
@@ -247,7 +247,7 @@ def html_table(header: list[str], rows: list) -> str:
 
 def run_html(run: Run) -> str:
     parts = [f"<h1>{html.escape(run.folder.name)}</h1>",
-             f"<p>{html.escape(task_of(run).METHOD if task_of(run) else run.task)}, from <code>{html.escape(model_source(run))}</code>.</p>",
+             f"<p>{html.escape(task_of(run).method if task_of(run) else run.task)}, from <code>{html.escape(model_source(run))}</code>.</p>",
              "<h2>Results on held-out data</h2><p><code>a → b</code>: before → after training.</p>",
              html_table(["split", "metric", "value"], headline(run))]
     parts += [f"<p><strong>{html.escape(warning)}</strong></p>" for warning in divergence_warnings(run)]

@@ -1,4 +1,5 @@
-"""What every task does around its trainer: the training call, the finished run, the saved model."""
+"""What every run does around its trainer (toolkit.training puts it in order): the training call, the saved model,
+the run's training loss, and what a finished run hands on."""
 
 from __future__ import annotations
 
@@ -10,18 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from accelerate import PartialState
 
 from toolkit.files import save_atomic
 from toolkit.guards import NoFinalCheckpoint, SeededLengthGroups, StopOnBadLoss
 from toolkit.lm_head import lm_head_mode
 from toolkit.loading import pickle_refusal
 from toolkit.process_group import waited_out
-from toolkit.run_folder import CHECKPOINT_STATE, last_checkpoint, mark_finished, write_run_files
-from toolkit.per_example import split_off, write_all
-from toolkit.progress import is_main_process, say
 from toolkit.recipe import Recipe
-from toolkit.report import write_report
+from toolkit.run_folder import CHECKPOINT_STATE, last_checkpoint
 
 
 @dataclass
@@ -35,10 +32,25 @@ class TrainResult:
         return "\n".join(lines)
 
 
-# Values the trainer would take and then fail on, or train nonsense with: (test, what it must be).
+@dataclass
+class Outcome:
+    """A trained run as its task's hooks see it: the trainer, and the held-out measurements before and after."""
+
+    recipe: Recipe
+    prepared: object
+    trainer: object
+    before: dict
+    after: dict
+    output_dir: Path
 
 
-def train_model(trainer, checkpoint: str | None = None) -> None:
+@dataclass
+class Trained:
+    started_at: float  # when training began: set-up time ends here (run.json: setup_seconds)
+    resumed_at: int  # the step a --resume started from (0: a fresh run)
+
+
+def train_model(trainer, checkpoint: str | None, divergence_factor: float | None, lm_head: str) -> Trained:
     """trainer.train(), from `checkpoint` (the run folder's plan on --resume; else the recipe's own
     training.resume_from_checkpoint, if any), after undoing what an evaluation before training leaves behind.
 
@@ -49,15 +61,15 @@ def train_model(trainer, checkpoint: str | None = None) -> None:
     if trainer.model_wrapped is model and getattr(model, "_is_accelerate_prepared", False):
         del model._is_accelerate_prepared
         trainer.accelerator._models[:] = [m for m in trainer.accelerator._models if m is not model]
-    guard = StopOnBadLoss(getattr(trainer.args, "toolkit_divergence_factor", None))
+    guard = StopOnBadLoss(divergence_factor)
     trainer.add_callback(guard)
     trainer.add_callback(NoFinalCheckpoint())
     trainer.add_callback(SeededLengthGroups())
-    trainer.toolkit_train_started = time.time()  # set-up time ends here (run.json: setup_seconds)
     checkpoint = checkpoint or trainer.args.resume_from_checkpoint
-    trainer.toolkit_resumed_at = resumed_step(checkpoint)  # read now: save_total_limit may delete it as the run goes
+    # the step is read now: save_total_limit may delete the checkpoint as the run goes
+    trained = Trained(started_at=time.time(), resumed_at=resumed_step(checkpoint))
     try:
-        with lm_head_mode(getattr(trainer.args, "toolkit_lm_head", "trl")):
+        with lm_head_mode(lm_head):
             trainer.train(resume_from_checkpoint=checkpoint)
     except Exception as error:
         refused = checkpoint and pickle_refusal(Path(checkpoint), error, "Delete that checkpoint to resume from an "
@@ -67,6 +79,7 @@ def train_model(trainer, checkpoint: str | None = None) -> None:
             raise (refused or stalled) from error
         raise
     guard.raise_if_stopped(trainer.args.output_dir)
+    return trained
 
 
 def ranks_agree(trainer) -> bool:
@@ -96,33 +109,6 @@ def held_out_rise(metrics: dict) -> dict:
     return rose
 
 
-def finish_run(recipe: Recipe, trainer, metrics: dict, artifacts: dict[str, Path], started: float) -> TrainResult:
-    """Write what every run leaves (recipe as run, metrics, log history, lineage) and, last, run.json."""
-    output_dir = recipe.output_dir
-    artifacts = {"model": output_dir, **artifacts}
-    rose = held_out_rise(metrics)
-    if rose:
-        metrics["held_out_loss_rose"] = rose
-    rows = split_off(metrics)  # per-example evidence goes to its own files, not into metrics.json
-    agree = ranks_agree(trainer) if trainer.args.world_size > 1 else True
-    if is_main_process():
-        artifacts.update(write_all(output_dir, rows))
-        artifacts.update(write_run_files(recipe, metrics, trainer.state.log_history, trainer.args.to_json_string()))
-        runtime = [row["train_runtime"] for row in trainer.state.log_history if "train_runtime" in row]
-        info = {"task": recipe.task, "source": recipe.source, "world_size": trainer.args.world_size,
-                "weights_identical_across_ranks": agree, "seconds": round(time.time() - started, 1),
-                "setup_seconds": round(getattr(trainer, "toolkit_train_started", started) - started, 2),
-                "train_seconds": round(runtime[-1], 2) if runtime else None}
-        artifacts.update(write_report(output_dir, info))
-        info["artifacts"] = {name: str(path) for name, path in artifacts.items()}
-        mark_finished(recipe, info)
-    PartialState().wait_for_everyone()
-    for split, values in rose.items():
-        say(f"warning: the held-out loss rose {values['times']:g} times during training ({split}: {values['before']:.4g} "
-            f"-> {values['after']:.4g}): the run diverged. Lower training.learning_rate, or set max_grad_norm.")
-    return TrainResult(output_dir=output_dir, metrics=metrics, artifacts=artifacts)
-
-
 def save_model(trainer, tokenizer, output_dir: Path) -> None:
     """A plain transformers folder that works on its own; a LoRA adapter is merged (and kept beside it)."""
     if trainer.is_world_process_zero():
@@ -134,7 +120,7 @@ def save_model(trainer, tokenizer, output_dir: Path) -> None:
     trainer.accelerator.wait_for_everyone()
 
 
-def train_loss(trainer) -> float | None:
+def train_loss(trainer, resumed_at: int = 0) -> float | None:
     """The run's mean training loss per step. The Trainer's summary row (evaluations may have logged after it)
     averages only the steps of this call; a resumed run adds the steps before its checkpoint from the logged losses
     the checkpoint kept (each the mean over the steps since the previous log). Steps between the checkpoint's last
@@ -143,7 +129,6 @@ def train_loss(trainer) -> float | None:
     rows = [row["train_loss"] for row in history if "train_loss" in row]
     if not rows:
         return None
-    resumed_at = getattr(trainer, "toolkit_resumed_at", 0)  # set in train_model
     if not resumed_at:
         return rows[-1]
     total, counted, last = 0.0, 0, 0

@@ -12,6 +12,10 @@ from toolkit.generation import generate_with
 from toolkit.progress import say
 
 
+# How a task's samples are drawn (TaskFacts.samples): a base model reads better sampled, a chat model greedy.
+STYLES = {"base": {"chat": False, "temperature": 0.8}, "chat": {"chat": None, "temperature": 0.0}}
+
+
 class SampleCallback(TrainerCallback):
     """At each evaluation, continuations of the recipe's eval.prompts, printed and kept.
 
@@ -25,6 +29,25 @@ class SampleCallback(TrainerCallback):
         self.tokenizer, self.prompts, self.max_new_tokens, self.chat = tokenizer, prompts, max_new_tokens, chat
         self.temperature = temperature
         self.rows: list[dict] = []
+
+    @classmethod
+    def of(cls, style: str | None, recipe, tokenizer) -> SampleCallback | None:
+        """Samples in a task's style (STYLES) of the recipe's eval.prompts; None without either."""
+        if not style or not recipe.eval.prompts:
+            return None
+        return cls(tokenizer, list(recipe.eval.prompts), recipe.eval.max_new_tokens, **STYLES[style])
+
+    def attach(self, trainer) -> None:
+        """Sample from each evaluation on, starting with the model as it is now, before its first step. Attached
+        after the evaluation before training, which it would otherwise sample too."""
+        trainer.add_callback(self)
+        if trainer.is_world_process_zero():
+            self.sample(trainer.model, 0, "before")
+
+    def sample_trained(self, trainer) -> None:
+        """The model as trained (whatever the last evaluation saw)."""
+        if trainer.is_world_process_zero():
+            self.sample(trainer.model, trainer.state.global_step, f"step {trainer.state.global_step}")
 
     def sample(self, model, step: int, label: str) -> None:
         if self.rows and self.rows[-1]["step"] == step and step > 0:

@@ -15,7 +15,6 @@ from toolkit.process_group import start_process_group
 from toolkit.recipe import Recipe
 from toolkit.run_folder import output_dir_of
 from toolkit.schema import coerce_fields, suggest
-from toolkit.tasks import get_task
 
 
 def has_accelerator() -> bool:
@@ -90,7 +89,7 @@ def check_data_keys(recipe: Recipe, config_class, where: str) -> None:
 @dataclasses.dataclass
 class OwnKeys:
     """Keys of a recipe's `training` block that the toolkit reads itself; every other key is a field of the trainer's
-    config class. A task's DEFAULTS may set them too."""
+    config class. A task's defaults (TaskFacts.defaults) may set them too."""
 
     # Stop the run when its training loss stays above this many times its first logged loss for 3 logs in a row
     # (toolkit.guards.StopOnBadLoss); null: never. Above 1.
@@ -124,11 +123,10 @@ def build_training_args(recipe: Recipe, config_class, defaults: dict):
     """
     where = f"{recipe.source}: training"
     check_data_keys(recipe, config_class, where)
-    values, own = split_training(recipe.training, config_class, where)
+    values, _ = split_training(recipe.training, config_class, where)  # the toolkit's own keys: own_keys
     check_trackers(values, where)
     check_ranges(values, where)
-    ours = {**common_defaults(config_class), **defaults}
-    own = {**{key: ours.pop(key) for key in OWN_KEYS if key in ours}, **own}  # a task's defaults, then the recipe's
+    ours = {key: value for key, value in {**common_defaults(config_class), **defaults}.items() if key not in OWN_KEYS}
     if recipe.data.streaming:  # a stream is read in its order: there is nothing to sample or group by length
         ours["train_sampling_strategy"] = "sequential"
     if "gradient_checkpointing" in values:  # the recipe's old name wins over our default under the new one
@@ -142,9 +140,20 @@ def build_training_args(recipe: Recipe, config_class, defaults: dict):
         _ = args.device  # sets up the (distributed) state now, before anything else can with other settings
     except (ValueError, TypeError) as error:
         raise ToolkitError(f"{where}: {error}") from error
-    args.toolkit_lm_head = mode_in_force(recipe.model.lm_head or default_mode(args.device.type))  # set in train_model
-    args.toolkit_divergence_factor = own.get("divergence_factor", OwnKeys.divergence_factor)  # read in train_model
     return args
+
+
+def own_keys(recipe: Recipe, defaults: dict) -> OwnKeys:
+    """The toolkit's own training keys in force: the recipe's, over the task's defaults, over OwnKeys'. Checked
+    with the rest of the block by build_training_args."""
+    own = coerce_fields({key: recipe.training[key] for key in OWN_KEYS if key in recipe.training}, OwnKeys,
+                        f"{recipe.source}: training")
+    return OwnKeys(**{**{key: defaults[key] for key in OWN_KEYS if key in defaults}, **own})
+
+
+def lm_head_of(recipe: Recipe, args) -> str:
+    """How TRL's fused LM head runs for this recipe on this device (toolkit.lm_head)."""
+    return mode_in_force(recipe.model.lm_head or default_mode(args.device.type))
 
 
 def optimizer_steps(args, train_examples: int) -> tuple[int, int]:
@@ -155,7 +164,7 @@ def optimizer_steps(args, train_examples: int) -> tuple[int, int]:
     return int(-(-train_examples // per_step) * args.num_train_epochs), per_step
 
 
-def chosen_settings(args, recipe: Recipe) -> dict:
+def chosen_settings(args, recipe: Recipe, fused_lm_head: bool) -> dict:
     """The speed-relevant settings in force and who chose them: the recipe, or the toolkit for this device."""
     def who(key: str) -> str:
         return "recipe" if key in recipe.training else "toolkit default for this device"
@@ -181,9 +190,9 @@ def chosen_settings(args, recipe: Recipe) -> dict:
     for key in ("packing", "padding_free", "use_liger_kernel"):
         if hasattr(args, key):
             settings[key] = f"{getattr(args, key)} ({who(key)})"
-    if get_task(recipe.task, recipe.source).FUSED_LM_HEAD:
+    if fused_lm_head:
         chosen = "recipe" if recipe.model.lm_head else "toolkit default for this device"
-        settings["lm_head"] = f"{args.toolkit_lm_head} ({chosen})"
+        settings["lm_head"] = f"{lm_head_of(recipe, args)} ({chosen})"
     return settings
 
 

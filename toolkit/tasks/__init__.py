@@ -1,31 +1,28 @@
 """The tasks, one module each, and the interface every task module keeps.
 
-A task module holds its own facts, as module constants:
+The order of a run is not here: it is toolkit.training's, the same for every task. A task module supplies:
 
-- CONFIG_CLASS: the trainer config class the recipe's `training` block is checked against (a task that
-  chooses by recipe, rlhf by rl.algorithm, also defines `config_class_for(recipe)`);
-- DEFAULTS: the toolkit's defaults for that config on this task (the recipe's own value always wins);
-- METHOD: one line for the model card: what it trains, on which trainer;
-- AUTO_CLASS, PIPELINE_TAG: the transformers Auto class that loads the saved model, and the Hub's pipeline tag;
-- USES_TRL: trained by a TRL trainer (the model card's tags);
-- FUSED_LM_HEAD: its TRL trainer scores tokens with TRL's fused LM head (toolkit.lm_head);
-- EVALUATES_AGAINST_START: its held-out metrics compare the model with the one it started from, so
-  `toolkit eval` loads that model too (dpo, kto);
-- METRICS: the metrics it reports for each held-out split (keys of metrics.json's split entries);
-- SEPARATOR (pretrain and mlm only): the special token that ends each document in the joined stream of token
-  blocks ("eos", "sep"); a task with one can be tokenized once into token shards (`toolkit tokenize`);
-
-and four functions:
-
+- FACTS: a TaskFacts (below): what it trains, with which config, how it reports;
 - prepare(recipe) -> Prepared: checks the recipe, reads and checks the data, loads the tokenizer and model,
   builds the trainer config. Raises ToolkitError on bad input before anything expensive; writes nothing and
-  changes no library state (`toolkit check` is prepare + describe);
+  changes no library state (`toolkit check` is prepare + describe). Prepared holds at least recipe, args,
+  splits, tokenizer and model;
 - describe(prepared) -> dict: what would run (model, parameters, splits and their sizes, optimizer steps,
-  output_dir, warnings); printed by `toolkit check` and at the start of `train`;
-- train(recipe) -> TrainResult: prepare, train, measure the held-out splits before and after, and write the
-  finished run (toolkit.run_folder);
-- evaluate(prepared, names) -> {split: metrics}: the held-out metrics `train` reports, for a prepared recipe
-  whose model is a finished run's (toolkit eval).
+  output_dir, warnings); printed by `toolkit check` and at the start of a run;
+- build_trainer(prepared) -> the transformers / TRL trainer that trains it (and, for `toolkit eval`, measures it);
+- measure(trainer, prepared, split) -> metrics of one held-out split, with its per-example rows under
+  "per_example" (toolkit.per_example): the numbers a run reports before and after training and `toolkit eval`
+  recomputes. trainer is None for a task whose FACTS say measured_by_trainer=False;
+- summary(outcome) -> list[str]: the lines said when the run ends (toolkit.run.Outcome: the trained trainer and
+  its measurements);
+
+and, where it has them, small hooks:
+
+- outputs(outcome) -> {artifact: path}: files beyond the model, metrics, loss curve and samples (plots of its own
+  metrics, fill-mask predictions), written by the main process;
+- extra_metrics(outcome) -> dict: entries of metrics.json beyond the held-out splits (RL's reward trend);
+- examples(prepared, count): the first training examples as the trainer sees them (`toolkit check --show`);
+- config_class_for(recipe): the config class, where the recipe chooses it (rlhf: by rl.algorithm).
 
 Tasks never import tasks: what a family shares lives in a shared module (toolkit.language_models for pretrain,
 mlm and sft; toolkit.preferences for reward, dpo, kto and orpo). Adding a task is a new module here, one line
@@ -35,14 +32,59 @@ in TASKS, a recipe and its tests (README, "Adding a task").
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass, field
 
 from toolkit.errors import ToolkitError
 from toolkit.schema import suggest
 
 TASKS = ("classification", "pretrain", "mlm", "sft", "reward", "dpo", "kto", "orpo", "rlhf")
-FACTS = {"CONFIG_CLASS": type, "DEFAULTS": dict, "METHOD": str, "AUTO_CLASS": str, "PIPELINE_TAG": str,
-         "USES_TRL": bool, "FUSED_LM_HEAD": bool, "EVALUATES_AGAINST_START": bool, "METRICS": tuple}
-FUNCTIONS = ("prepare", "describe", "train", "evaluate")
+FUNCTIONS = ("prepare", "describe", "build_trainer", "measure", "summary")
+HOOKS = ("outputs", "extra_metrics", "examples", "config_class_for")
+
+
+@dataclass(frozen=True)
+class TaskFacts:
+    """What a task is, read by the run, `toolkit check`, `toolkit eval` and the model card.
+
+    Parameters:
+        config_class: the trainer config class a recipe's `training` block is checked against and becomes.
+        method: one line for the model card: what it trains, on which trainer.
+        auto_class: the transformers Auto class that loads the saved model.
+        pipeline_tag: the Hub's pipeline tag for the saved model.
+        metrics: the metrics it reports for each held-out split (keys of metrics.json's split entries).
+        defaults: the toolkit's defaults for the config on this task; the recipe's own value always wins. May set
+            the toolkit's own training keys too (toolkit.trainer_args.OwnKeys).
+        uses_trl: trained by a TRL trainer (the model card's tags).
+        fused_lm_head: its TRL trainer scores tokens with TRL's fused LM head (toolkit.lm_head).
+        evaluates_against_start: its held-out metrics compare the model with the one it started from, so
+            `toolkit eval` loads that model too (dpo, kto).
+        separator: the special token that ends each document in the joined stream of token blocks ("eos",
+            "sep"); a task with one can be tokenized once into token shards (`toolkit tokenize`).
+        measured_before: the held-out splits are measured before training too (metrics.json's "before").
+        measured_by_trainer: measure() needs the trainer (its collator, its tokenized splits); RL's rewards
+            need only the model, so `toolkit eval` builds no trainer for it.
+        answers: the model writes greedy answers to held-out prompts, scored against the references
+            (toolkit.answers: generations.jsonl).
+        samples: continuations of eval.prompts at each evaluation (toolkit.samples): "base" (sampled, plain
+            text) or "chat" (greedy, with the chat template); None: no samples.
+        loss_title: the loss curve's title; None: no loss curve (RL plots reward, KL and length instead).
+    """
+
+    config_class: type
+    method: str
+    auto_class: str
+    pipeline_tag: str
+    metrics: tuple[str, ...]
+    defaults: dict = field(default_factory=dict)
+    uses_trl: bool = True
+    fused_lm_head: bool = False
+    evaluates_against_start: bool = False
+    separator: str | None = None
+    measured_before: bool = True
+    measured_by_trainer: bool = True
+    answers: bool = False
+    samples: str | None = None
+    loss_title: str | None = None
 
 
 def get_task(name: str, where: str):
@@ -54,4 +96,4 @@ def get_task(name: str, where: str):
 def config_class(task, recipe):
     """The trainer config class a recipe's training block is checked against (rlhf: by rl.algorithm)."""
     chooser = getattr(task, "config_class_for", None)
-    return chooser(recipe) if chooser else task.CONFIG_CLASS
+    return chooser(recipe) if chooser else task.FACTS.config_class

@@ -7,7 +7,6 @@ why the tokenizer always gets a pad token distinct from EOS (toolkit.models.load
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -23,26 +22,23 @@ from toolkit.labels import check_label_column, stray_labels
 from toolkit.metrics import argmax_logits, classification_metrics, confusion
 from toolkit.per_example import ROWS, mean
 from toolkit.models import max_positions, apply_lora, load_model, load_tokenizer, train_last_layers
-from toolkit.plots import plot_confusion, plot_loss
+from toolkit.plots import plot_confusion
 from toolkit.recipe import Recipe
-from toolkit.run_folder import CONFUSION, LOSS_CURVE, check_output_dir, clear_output_dir, plot_file
+from toolkit.run import Outcome
+from toolkit.run_folder import CONFUSION, plot_file
+from toolkit.tasks import TaskFacts
 from toolkit.trainer_args import build_training_args, evaluate_only_with_validation, optimizer_steps
-from toolkit.progress import announce, length_stats, model_facts, say
-from toolkit.run import TrainResult, finish_run, save_model, train_loss, train_model
+from toolkit.progress import length_stats, model_facts
 
-CONFIG_CLASS = TrainingArguments
-METHOD = "sequence classification (transformers Trainer)"
-AUTO_CLASS = "AutoModelForSequenceClassification"
-PIPELINE_TAG = "text-classification"
-USES_TRL = False
-FUSED_LM_HEAD = False
-EVALUATES_AGAINST_START = False
-METRICS = ("accuracy", "precision", "recall", "f1", "loss")
-DEFAULTS = {
-    "eval_strategy": "epoch",
+FACTS = TaskFacts(
+    config_class=TrainingArguments, method="sequence classification (transformers Trainer)",
+    auto_class="AutoModelForSequenceClassification", pipeline_tag="text-classification",
+    metrics=("accuracy", "precision", "recall", "f1", "loss"), uses_trl=False,
     # Length grouping removes most padding: 1.5-1.8x faster on CPU, no effect on what is learned.
-    "train_sampling_strategy": "group_by_length",
-}
+    defaults={"eval_strategy": "epoch", "train_sampling_strategy": "group_by_length"},
+    # Measured after training only: a run has always started from the model as loaded, with no evaluation
+    # before its first step to draw from the random generator.
+    measured_before=False, loss_title="Classification loss")
 
 
 @dataclass
@@ -87,7 +83,7 @@ def label_names(splits: DatasetDict, recipe: Recipe) -> tuple[list, list[str]]:
 def prepare(recipe: Recipe) -> Prepared:
     """Everything up to the first training step, checked in order of cost: recipe, output, data, model."""
     where = recipe.source
-    args = build_training_args(recipe, CONFIG_CLASS, DEFAULTS)
+    args = build_training_args(recipe, FACTS.config_class, FACTS.defaults)
 
     spec = recipe.data
     splits = load_splits(recipe, {"text_column": spec.text_column, "label_column": spec.label_column},
@@ -145,10 +141,22 @@ def describe(prepared: Prepared) -> dict:
             "optimizer_steps": steps, "examples_per_step": per_step, "output_dir": str(prepared.args.output_dir)}
 
 
-def evaluate_split(trainer: Trainer, dataset, name: str, label_names: list[str]) -> dict:
+def build_trainer(prepared: Prepared) -> Trainer:
+    num_labels = len(prepared.label_names)
+
+    def compute_metrics(output):  # the logged evaluations during training
+        return classification_metrics(output.label_ids, argmax_logits(output.predictions), num_labels)
+
+    return Trainer(model=prepared.model, args=prepared.args, train_dataset=prepared.splits["train"],
+                   eval_dataset=prepared.splits.get("validation"), processing_class=prepared.tokenizer,
+                   data_collator=DataCollatorWithPadding(prepared.tokenizer), compute_metrics=compute_metrics)
+
+
+def measure(trainer: Trainer, prepared: Prepared, name: str) -> dict:
     """Accuracy, macro precision / recall / F1, loss and the confusion matrix over the whole split, from one
     prediction per example (saved as rows: the text as the model read it, true and predicted label,
     probabilities, loss)."""
+    label_names, dataset = prepared.label_names, prepared.splits[name]
     output = trainer.predict(dataset, metric_key_prefix=name)
     logits = torch.as_tensor(output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions)
     labels = torch.as_tensor(output.label_ids)
@@ -168,50 +176,14 @@ def evaluate_split(trainer: Trainer, dataset, name: str, label_names: list[str])
     return metrics
 
 
-def evaluate(prepared: Prepared, names: list[str]) -> dict:
-    """The held-out metrics `train` reports, for a saved model (toolkit eval)."""
-    trainer = Trainer(model=prepared.model, args=prepared.args, processing_class=prepared.tokenizer,
-                      data_collator=DataCollatorWithPadding(prepared.tokenizer))
-    return {name: evaluate_split(trainer, prepared.splits[name], name, prepared.label_names) for name in names}
+def outputs(outcome: Outcome) -> dict:
+    """A confusion matrix per held-out split."""
+    return {f"confusion_{name}": plot_confusion(values["confusion_matrix"], outcome.prepared.label_names,
+                                                plot_file(outcome.output_dir, CONFUSION, name),
+                                                f"Confusion matrix ({name})")
+            for name, values in outcome.after.items()}
 
-def train(recipe: Recipe) -> TrainResult:
-    started = time.time()
-    plan = check_output_dir(recipe)  # before anything loads; prepare only reads
-    prepared = prepare(recipe)
-    clear_output_dir(recipe)
-    announce(describe(prepared))
 
-    num_labels = len(prepared.label_names)
-
-    def compute_metrics(output):
-        return classification_metrics(output.label_ids, argmax_logits(output.predictions), num_labels)
-
-    trainer = Trainer(
-        model=prepared.model, args=prepared.args, train_dataset=prepared.splits["train"],
-        eval_dataset=prepared.splits.get("validation"), processing_class=prepared.tokenizer,
-        data_collator=DataCollatorWithPadding(prepared.tokenizer), compute_metrics=compute_metrics)
-    train_model(trainer, plan.checkpoint)
-
-    metrics = {"train_loss": train_loss(trainer)}
-    for name in (s for s in recipe.eval.splits if s in prepared.splits):
-        metrics[name] = evaluate_split(trainer, prepared.splits[name], name, prepared.label_names)
-
-    output_dir = recipe.output_dir
-    save_model(trainer, prepared.tokenizer, output_dir)
-    artifacts = {}
-    if trainer.is_world_process_zero():
-        loss_png = plot_loss(trainer.state.log_history, plot_file(output_dir, LOSS_CURVE), "Classification loss")
-        if loss_png:
-            artifacts["loss_curve"] = loss_png
-        for name in (s for s in ("validation", "test") if s in metrics):
-            artifacts[f"confusion_{name}"] = plot_confusion(
-                metrics[name]["confusion_matrix"], prepared.label_names,
-                plot_file(output_dir, CONFUSION, name), f"Confusion matrix ({name})")
-    result = finish_run(recipe, trainer, metrics, artifacts, started)
-    for name in ("validation", "test"):
-        if name in metrics:
-            m = metrics[name]
-            say(f"{name}: accuracy {m['accuracy']:.4f}, macro-F1 {m['f1']:.4f}, "
-                f"precision {m['precision']:.4f}, recall {m['recall']:.4f}")
-    say(f"outputs in {output_dir}/")
-    return result
+def summary(outcome: Outcome) -> list[str]:
+    return [f"{name}: accuracy {m['accuracy']:.4f}, macro-F1 {m['f1']:.4f}, precision {m['precision']:.4f}, "
+            f"recall {m['recall']:.4f}" for name, m in outcome.after.items()]

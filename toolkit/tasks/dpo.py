@@ -13,26 +13,23 @@ from dataclasses import dataclass, field
 from datasets import Dataset, DatasetDict
 from trl import DPOConfig, DPOTrainer
 
-from toolkit.preferences import PairReport, evaluate_pairs, load_policy, prepare_pairs, train_pair_task
+from toolkit.preferences import load_policy, pair_plots, pair_summary, prepare_pairs
 from toolkit.preference_metrics import dpo_metrics
 from toolkit.recipe import Recipe
 from toolkit.trainer_args import optimizer_steps
 from toolkit.progress import model_facts
-from toolkit.run import TrainResult, eval_datasets, evaluated_splits
+from toolkit.run import Outcome, eval_datasets, evaluated_splits
+from toolkit.tasks import TaskFacts
 from toolkit.streaming import PEEK, head, is_stream
 from toolkit.streaming import examples as examples_in
 from toolkit.data import carved_by_split
 from toolkit.trained_view import TrainedExample, nothing_to_learn, pair_examples
 
-CONFIG_CLASS = DPOConfig
-METHOD = "direct preference optimisation (TRL DPOTrainer)"
-AUTO_CLASS = "AutoModelForCausalLM"
-PIPELINE_TAG = "text-generation"
-USES_TRL = True
-FUSED_LM_HEAD = True
-EVALUATES_AGAINST_START = True
-METRICS = ("accuracy", "margin")
-DEFAULTS = {"eval_strategy": "epoch"}
+FACTS = TaskFacts(
+    config_class=DPOConfig, method="direct preference optimisation (TRL DPOTrainer)",
+    auto_class="AutoModelForCausalLM", pipeline_tag="text-generation", metrics=("accuracy", "margin"),
+    defaults={"eval_strategy": "epoch"}, fused_lm_head=True, evaluates_against_start=True, answers=True,
+    loss_title="DPO loss")
 
 
 @dataclass
@@ -48,7 +45,7 @@ class Prepared:
 
 
 def prepare(recipe: Recipe) -> Prepared:
-    args, splits, shape, tokenizer = prepare_pairs(recipe, CONFIG_CLASS, DEFAULTS)
+    args, splits, shape, tokenizer = prepare_pairs(recipe, FACTS.config_class, FACTS.defaults)
     warnings = [warning for name, split in splits.items()
                 if (warning := nothing_to_learn(pairs_seen(split, name, args, tokenizer), f"{recipe.source}: data",
                                                 name, LOSS_FIX, carved_by_split(recipe, name)))]
@@ -91,14 +88,9 @@ def measure(trainer, prepared: Prepared, name: str) -> dict:
     return dpo_metrics(trainer, evaluated_splits(trainer)[name], len(prepared.splits[name]))
 
 
-REPORT = PairReport(measure=measure, plot_keys=["rewards/accuracies", "rewards/margins"], plot_name="rewards",
-                    plot_title="DPO implicit rewards", loss_title="DPO loss", accuracy_label="reward accuracy")
+def outputs(outcome: Outcome) -> dict:
+    return pair_plots(outcome, ["rewards/accuracies", "rewards/margins"], "rewards", "DPO implicit rewards")
 
 
-def evaluate(prepared: Prepared, names: list[str]) -> dict:
-    """Held-out implicit rewards of a saved policy against its reference (toolkit eval)."""
-    return evaluate_pairs(prepared, build_trainer, REPORT, names)
-
-
-def train(recipe: Recipe) -> TrainResult:
-    return train_pair_task(recipe, prepare, describe, build_trainer, REPORT)
+def summary(outcome: Outcome) -> list[str]:
+    return pair_summary(outcome, "reward accuracy")

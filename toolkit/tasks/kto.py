@@ -18,22 +18,19 @@ from trl import KTOConfig, KTOTrainer
 from trl.data_utils import unpair_preference_dataset
 
 from toolkit.errors import ToolkitError
-from toolkit.preferences import PairReport, evaluate_pairs, load_policy, prepare_pairs, train_pair_task
+from toolkit.preferences import load_policy, pair_plots, pair_summary, prepare_pairs
 from toolkit.preference_metrics import kto_metrics
 from toolkit.recipe import Recipe
 from toolkit.trainer_args import optimizer_steps
 from toolkit.progress import model_facts
-from toolkit.run import TrainResult, eval_datasets, evaluated_splits
+from toolkit.run import Outcome, eval_datasets, evaluated_splits
+from toolkit.tasks import TaskFacts
 
-CONFIG_CLASS = KTOConfig
-METHOD = "Kahneman-Tversky optimisation (TRL KTOTrainer)"
-AUTO_CLASS = "AutoModelForCausalLM"
-PIPELINE_TAG = "text-generation"
-USES_TRL = True
-FUSED_LM_HEAD = True
-EVALUATES_AGAINST_START = True
-METRICS = ("margin",)
-DEFAULTS = {"eval_strategy": "epoch"}
+FACTS = TaskFacts(
+    config_class=KTOConfig, method="Kahneman-Tversky optimisation (TRL KTOTrainer)",
+    auto_class="AutoModelForCausalLM", pipeline_tag="text-generation", metrics=("margin",),
+    defaults={"eval_strategy": "epoch"}, fused_lm_head=True, evaluates_against_start=True, answers=True,
+    loss_title="KTO loss")
 
 
 @dataclass
@@ -64,7 +61,7 @@ def unpair(splits: DatasetDict, seed: int) -> DatasetDict:
 
 
 def prepare(recipe: Recipe) -> Prepared:
-    args, splits, shape, tokenizer = prepare_pairs(recipe, CONFIG_CLASS, DEFAULTS, unpaired=True,
+    args, splits, shape, tokenizer = prepare_pairs(recipe, FACTS.config_class, FACTS.defaults, unpaired=True,
                                                    check_args=check_batch)
     if shape != "unpaired":
         splits = unpair(splits, args.seed)
@@ -91,14 +88,9 @@ def measure(trainer, prepared: Prepared, name: str) -> dict:
     return kto_metrics(trainer, evaluated_splits(trainer)[name], len(prepared.splits[name]))
 
 
-REPORT = PairReport(measure=measure, plot_keys=["rewards/margins", "kl"], plot_name="rewards",
-                    plot_title="KTO implicit rewards", loss_title="KTO loss", accuracy_label="")
+def outputs(outcome: Outcome) -> dict:
+    return pair_plots(outcome, ["rewards/margins", "kl"], "rewards", "KTO implicit rewards")
 
 
-def evaluate(prepared: Prepared, names: list[str]) -> dict:
-    """Held-out implicit rewards of a saved policy against its reference (toolkit eval)."""
-    return evaluate_pairs(prepared, build_trainer, REPORT, names)
-
-
-def train(recipe: Recipe) -> TrainResult:
-    return train_pair_task(recipe, prepare, describe, build_trainer, REPORT)
+def summary(outcome: Outcome) -> list[str]:
+    return pair_summary(outcome, "")

@@ -15,26 +15,24 @@ from dataclasses import dataclass
 from datasets import DatasetDict
 from trl.data_utils import maybe_apply_chat_template, maybe_extract_prompt
 
-from toolkit.preferences import PairReport, evaluate_pairs, load_policy, prepare_pairs, train_pair_task
+from toolkit.preferences import load_policy, pair_plots, pair_summary, prepare_pairs
 from toolkit.preference_metrics import orpo_metrics
 from toolkit.recipe import Recipe
 from toolkit.trainer_args import optimizer_steps
 from toolkit.progress import model_facts
-from toolkit.run import TrainResult
+from toolkit.run import Outcome
+from toolkit.tasks import TaskFacts
 
 with warnings.catch_warnings():  # TRL warns on import that experimental APIs may change; the docs say so
     warnings.simplefilter("ignore")
     from trl.experimental.orpo import ORPOConfig, ORPOTrainer
 
-CONFIG_CLASS = ORPOConfig
-METHOD = "odds-ratio preference optimisation (TRL ORPOTrainer)"
-AUTO_CLASS = "AutoModelForCausalLM"
-PIPELINE_TAG = "text-generation"
-USES_TRL = True
-FUSED_LM_HEAD = False
-EVALUATES_AGAINST_START = False
-METRICS = ("accuracy", "margin", "log_odds_ratio", "nll_loss")
-DEFAULTS = {"eval_strategy": "epoch", "remove_unused_columns": False}  # its collator needs them
+FACTS = TaskFacts(
+    config_class=ORPOConfig, method="odds-ratio preference optimisation (TRL ORPOTrainer)",
+    auto_class="AutoModelForCausalLM", pipeline_tag="text-generation",
+    metrics=("accuracy", "margin", "log_odds_ratio", "nll_loss"),
+    defaults={"eval_strategy": "epoch", "remove_unused_columns": False},  # its collator needs them
+    answers=True, loss_title="ORPO loss")
 
 
 @dataclass
@@ -48,7 +46,7 @@ class Prepared:
 
 
 def prepare(recipe: Recipe) -> Prepared:
-    args, splits, shape, tokenizer = prepare_pairs(recipe, CONFIG_CLASS, DEFAULTS)
+    args, splits, shape, tokenizer = prepare_pairs(recipe, FACTS.config_class, FACTS.defaults)
     model, _ = load_policy(recipe, tokenizer, reference=False)
     return Prepared(recipe, args, splits, tokenizer, model, shape)
 
@@ -81,14 +79,9 @@ def measure(trainer: ORPOTrainer, prepared: Prepared, name: str) -> dict:
     return orpo_metrics(trainer, tokenized_split(trainer, prepared, name))
 
 
-REPORT = PairReport(measure=measure, plot_keys=["rewards/accuracies", "rewards/margins"], plot_name="rewards",
-                    plot_title="ORPO rewards", loss_title="ORPO loss", accuracy_label="reward accuracy")
+def outputs(outcome: Outcome) -> dict:
+    return pair_plots(outcome, ["rewards/accuracies", "rewards/margins"], "rewards", "ORPO rewards")
 
 
-def evaluate(prepared: Prepared, names: list[str]) -> dict:
-    """Held-out reward accuracy, margin and log odds ratio of a saved policy (toolkit eval)."""
-    return evaluate_pairs(prepared, build_trainer, REPORT, names)
-
-
-def train(recipe: Recipe) -> TrainResult:
-    return train_pair_task(recipe, prepare, describe, build_trainer, REPORT)
+def summary(outcome: Outcome) -> list[str]:
+    return pair_summary(outcome, "reward accuracy")

@@ -5,49 +5,30 @@ each evaluation."""
 
 from __future__ import annotations
 
-import time
+from transformers import AutoModelForCausalLM, Trainer, TrainingArguments
 
-from transformers import DataCollatorForLanguageModeling, TrainingArguments
-
-from toolkit.language_models import (Prepared, cleaning_metrics, describe_lm, evaluate_lm, prepare_lm, run_lm,
-                                     write_outputs)
+from toolkit.language_models import (Prepared, build_lm_trainer, cleaning_metrics, describe_lm, loss_plots,
+                                     loss_summary, measure_blocks, prepare_lm)
 from toolkit.recipe import Recipe
-from toolkit.run import TrainResult
-from toolkit.run_folder import check_output_dir, clear_output_dir
+from toolkit.tasks import TaskFacts
 
-CONFIG_CLASS = TrainingArguments
-DEFAULTS = {"eval_strategy": "epoch"}
-METHOD = "causal language modelling from raw text (transformers Trainer)"
-AUTO_CLASS = "AutoModelForCausalLM"
-PIPELINE_TAG = "text-generation"
-USES_TRL = False
-FUSED_LM_HEAD = False
-EVALUATES_AGAINST_START = False
-SEPARATOR = "eos"  # what ends each document in the joined stream of blocks
-METRICS = ("loss", "perplexity")
+FACTS = TaskFacts(
+    config_class=TrainingArguments, method="causal language modelling from raw text (transformers Trainer)",
+    auto_class="AutoModelForCausalLM", pipeline_tag="text-generation", metrics=("loss", "perplexity"),
+    defaults={"eval_strategy": "epoch"}, uses_trl=False,
+    separator="eos",  # what ends each document in the joined stream of blocks
+    samples="base", loss_title="Causal LM loss")
 
+describe = describe_lm
+measure = measure_blocks
+outputs = loss_plots
+extra_metrics = cleaning_metrics
+summary = loss_summary
 
 
 def prepare(recipe: Recipe) -> Prepared:
-    from transformers import AutoModelForCausalLM
-
-    return prepare_lm(recipe, CONFIG_CLASS, DEFAULTS, AutoModelForCausalLM, separator=SEPARATOR)
+    return prepare_lm(recipe, FACTS.config_class, FACTS.defaults, AutoModelForCausalLM, separator=FACTS.separator)
 
 
-def describe(prepared: Prepared) -> dict:
-    return describe_lm(prepared)
-
-
-def evaluate(prepared: Prepared, names: list[str]) -> dict:
-    return evaluate_lm(prepared, names)
-
-
-def train(recipe: Recipe) -> TrainResult:
-    started = time.time()
-    plan = check_output_dir(recipe)  # before anything loads; prepare only reads
-    prepared = prepare(recipe)
-    clear_output_dir(recipe)
-    collator = DataCollatorForLanguageModeling(prepared.tokenizer, mlm=False)
-    trainer, before, after, callback = run_lm(recipe, prepared, collator, checkpoint=plan.checkpoint)
-    return write_outputs(recipe, prepared, trainer, before, after, callback, started, "Causal LM loss",
-                         extra_metrics=cleaning_metrics(prepared))
+def build_trainer(prepared: Prepared) -> Trainer:
+    return build_lm_trainer(prepared, mlm=False)

@@ -15,24 +15,21 @@ from transformers import AutoModelForSequenceClassification
 from trl import RewardConfig, RewardTrainer
 
 from toolkit.models import apply_lora, load_model
-from toolkit.preferences import PairReport, evaluate_pairs, prepare_pairs, train_pair_task
+from toolkit.preferences import pair_plots, pair_summary, prepare_pairs
 from toolkit.preference_metrics import reward_metrics
 from toolkit.recipe import Recipe
 from toolkit.reward_model import tokenize_pairs
 from toolkit.trainer_args import optimizer_steps
 from toolkit.progress import model_facts
-from toolkit.run import TrainResult, eval_datasets
-from toolkit.streaming import examples, head
+from toolkit.run import Outcome, eval_datasets
+from toolkit.streaming import examples as examples_in
+from toolkit.streaming import head
+from toolkit.tasks import TaskFacts
 
-CONFIG_CLASS = RewardConfig
-METHOD = "a reward model from preference pairs (TRL RewardTrainer)"
-AUTO_CLASS = "AutoModelForSequenceClassification"
-PIPELINE_TAG = "text-classification"
-USES_TRL = True
-FUSED_LM_HEAD = False
-EVALUATES_AGAINST_START = False
-METRICS = ("accuracy", "margin")
-DEFAULTS = {"eval_strategy": "epoch"}
+FACTS = TaskFacts(
+    config_class=RewardConfig, method="a reward model from preference pairs (TRL RewardTrainer)",
+    auto_class="AutoModelForSequenceClassification", pipeline_tag="text-classification",
+    metrics=("accuracy", "margin"), defaults={"eval_strategy": "epoch"}, loss_title="Reward model loss")
 
 
 @dataclass
@@ -47,7 +44,7 @@ class Prepared:
 
 def prepare(recipe: Recipe) -> Prepared:
     where = recipe.source
-    args, splits, shape, tokenizer = prepare_pairs(recipe, CONFIG_CLASS, DEFAULTS)
+    args, splits, shape, tokenizer = prepare_pairs(recipe, FACTS.config_class, FACTS.defaults)
     model = load_model(AutoModelForSequenceClassification, recipe.model, tokenizer, f"{where}: model", num_labels=1)
     if recipe.peft:
         model = apply_lora(model, recipe.peft, "SEQ_CLS", where)
@@ -55,10 +52,10 @@ def prepare(recipe: Recipe) -> Prepared:
 
 
 def describe(prepared: Prepared) -> dict:
-    steps, per_step = optimizer_steps(prepared.args, examples(prepared.splits["train"]))
+    steps, per_step = optimizer_steps(prepared.args, examples_in(prepared.splits["train"]))
     return {**model_facts(prepared.recipe, prepared.model), "pairs": prepared.shape,
             "conversational": isinstance(head(prepared.splits["train"], 1)[0]["chosen"], list),
-            "splits": {name: {"pairs": examples(split)} for name, split in prepared.splits.items()},
+            "splits": {name: {"pairs": examples_in(split)} for name, split in prepared.splits.items()},
             "optimizer_steps": steps, "examples_per_step": per_step, "output_dir": str(prepared.args.output_dir)}
 
 
@@ -76,15 +73,9 @@ def measure(trainer, prepared: Prepared, name: str) -> dict:
     return reward_metrics(trainer, prepared.splits[name], prepared.args.max_length)
 
 
-REPORT = PairReport(measure=measure, plot_keys=["accuracy", "margin"],
-                    plot_name="pairs", plot_title="Reward model on preference pairs",
-                    loss_title="Reward model loss", accuracy_label="pairwise accuracy", generates=False)
+def outputs(outcome: Outcome) -> dict:
+    return pair_plots(outcome, ["accuracy", "margin"], "pairs", "Reward model on preference pairs")
 
 
-def evaluate(prepared: Prepared, names: list[str]) -> dict:
-    """Pairwise accuracy and margin of a saved reward model (toolkit eval)."""
-    return evaluate_pairs(prepared, build_trainer, REPORT, names)
-
-
-def train(recipe: Recipe) -> TrainResult:
-    return train_pair_task(recipe, prepare, describe, build_trainer, REPORT)
+def summary(outcome: Outcome) -> list[str]:
+    return pair_summary(outcome, "pairwise accuracy")

@@ -14,7 +14,6 @@ import contextlib
 import math
 import shutil
 import tempfile
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,6 @@ from transformers import AutoModelForCausalLM
 from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
 
 from toolkit.chat import alpaca_to_messages, ensure_chat_template
-from toolkit.answers import HeldOutAnswers
 from toolkit.data import finish_splits, read_splits, require_columns, require_values, strings_in
 from toolkit.errors import ToolkitError
 from toolkit.generation import generate_with
@@ -36,24 +34,23 @@ from toolkit.plots import plot_metrics, plot_values
 from toolkit.recipe import Recipe, RLSpec, TokenizerSpec
 from toolkit.reward_model import RewardModel
 from toolkit.rewards import check_function, check_reward_model, load_function
-from toolkit.run_folder import REWARDS, RL_TRENDS, check_output_dir, clear_output_dir, plot_file
+from toolkit.run_folder import REWARDS, RL_TRENDS, plot_file
 from toolkit.trainer_args import build_training_args
-from toolkit.progress import announce, model_facts, say
-from toolkit.run import TrainResult, finish_run, save_model, train_loss, train_model
+from toolkit.progress import model_facts
+from toolkit.run import Outcome
+from toolkit.tasks import TaskFacts
 
 ALGORITHMS = {"grpo": (GRPOConfig, GRPOTrainer), "rloo": (RLOOConfig, RLOOTrainer)}
-CONFIG_CLASS = GRPOConfig  # for rl.algorithm: rloo the training block is checked against RLOOConfig
-METHOD = "online RL against rewards (TRL GRPOTrainer / RLOOTrainer)"
-AUTO_CLASS = "AutoModelForCausalLM"
-PIPELINE_TAG = "text-generation"
-USES_TRL = True
-FUSED_LM_HEAD = True
-EVALUATES_AGAINST_START = False
-METRICS = ("rewards", "total")
-# Dropout off: with it, the policy's log-probs differ from the reference's at step 0 (a false KL) and the
-# importance ratios are noise; TRL's own docs recommend it with a reference model.
-# A policy-gradient loss starts near 0 and changes sign: no ratio to its start means divergence (toolkit.guards).
-DEFAULTS = {"logging_steps": 5, "max_completion_length": 32, "disable_dropout": True, "divergence_factor": None}
+FACTS = TaskFacts(
+    config_class=GRPOConfig,  # for rl.algorithm: rloo the training block is checked against RLOOConfig
+    method="online RL against rewards (TRL GRPOTrainer / RLOOTrainer)",
+    auto_class="AutoModelForCausalLM", pipeline_tag="text-generation", metrics=("rewards", "total"),
+    # Dropout off: with it, the policy's log-probs differ from the reference's at step 0 (a false KL) and the
+    # importance ratios are noise; TRL's own docs recommend it with a reference model.
+    # A policy-gradient loss starts near 0 and changes sign: no ratio to its start means divergence
+    # (toolkit.guards).
+    defaults={"logging_steps": 5, "max_completion_length": 32, "disable_dropout": True, "divergence_factor": None},
+    fused_lm_head=True, measured_by_trainer=False, answers=True)
 
 
 def config_class_for(recipe: Recipe):
@@ -123,7 +120,7 @@ def load_prompts(recipe: Recipe, conversational: bool) -> DatasetDict:
 def prepare(recipe: Recipe) -> Prepared:
     where = recipe.source
     config_class = config_class_for(recipe)
-    args = build_training_args(recipe, config_class, DEFAULTS)
+    args = build_training_args(recipe, config_class, FACTS.defaults)
     parse_rewards(recipe.rl, where)  # names and folders first: cheap, and before any data or model loads
     if isinstance(recipe.model.tokenizer, TokenizerSpec):
         splits = load_prompts(recipe, conversational=False)
@@ -224,57 +221,56 @@ def held_out_rewards(prepared: Prepared, model, split, max_new_tokens: int) -> d
             ROWS: per_prompt}
 
 
-def evaluate(prepared: Prepared, names: list[str]) -> dict:
-    """Mean of each reward function over greedy completions of held-out prompts (toolkit eval)."""
-    length = prepared.args.max_completion_length
-    return {name: held_out_rewards(prepared, prepared.model, prepared.splits[name], length) for name in names}
+def build_trainer(prepared: Prepared):
+    trainer_class = ALGORITHMS[(prepared.recipe.rl or RLSpec()).algorithm][1]
+    with reference_for_trl(prepared.model, needed=bool(prepared.args.beta) and not prepared.recipe.peft):
+        return trainer_class(model=prepared.model, reward_funcs=[r.function for r in prepared.rewards],
+                             args=prepared.args, train_dataset=prepared.splits["train"],
+                             processing_class=prepared.tokenizer)
 
-def train(recipe: Recipe) -> TrainResult:
-    started = time.time()
-    plan = check_output_dir(recipe)  # before anything loads; prepare only reads
-    prepared = prepare(recipe)
-    clear_output_dir(recipe)
-    announce(describe(prepared))
-    trainer_class = ALGORITHMS[(recipe.rl or RLSpec()).algorithm][1]
-    with reference_for_trl(prepared.model, needed=bool(prepared.args.beta) and not recipe.peft):
-        trainer = trainer_class(model=prepared.model, reward_funcs=[r.function for r in prepared.rewards],
-                                args=prepared.args, train_dataset=prepared.splits["train"],
-                                processing_class=prepared.tokenizer)
-    length = prepared.args.max_completion_length
-    held_out = [name for name in ("validation", "test") if name in prepared.splits]
-    before = {name: held_out_rewards(prepared, trainer.model, prepared.splits[name], length) for name in held_out}
-    answers = HeldOutAnswers.of(recipe, prepared.splits)
-    answers.take("before", trainer, prepared.tokenizer)
-    train_model(trainer, plan.checkpoint)
-    after = {name: held_out_rewards(prepared, trainer.model, prepared.splits[name], length) for name in held_out
-             if name in recipe.eval.splits}
-    answers.take("after", trainer, prepared.tokenizer)
-    output_dir = recipe.output_dir
-    save_model(trainer, prepared.tokenizer, output_dir)
-    artifacts, generated = answers.write(output_dir, trainer)
-    if trainer.is_world_process_zero():
-        if plot_metrics(trainer.state.log_history, ["reward", "kl", "completions/mean_length"],
-                        plot_file(output_dir, RL_TRENDS), f"{(recipe.rl or RLSpec()).algorithm.upper()}: reward, KL, length"):
-            artifacts["rl_trends"] = plot_file(output_dir, RL_TRENDS)
-        for name, values in after.items():
-            path = plot_values({"before": [row["total"] for row in before[name][ROWS]],
-                                "after": [row["total"] for row in values[ROWS]]},
-                               plot_file(output_dir, REWARDS, name), f"Reward per held-out prompt ({name})",
-                               "weighted reward of the greedy completion")
-            if path:
-                artifacts[f"rewards_{name}"] = path
-    trend = [row["reward"] for row in trainer.state.log_history if "reward" in row]
-    metrics = {"train_loss": train_loss(trainer), "train_reward_first": trend[0] if trend else None,
-               "train_reward_last": trend[-1] if trend else None,
-               "train_reward": [[row["step"], row["reward"]] for row in trainer.state.log_history if "reward" in row],
-               "before": before, **after, **generated}
-    result = finish_run(recipe, trainer, metrics, artifacts, started)
-    for name, values in after.items():
-        for reward, value in values["rewards"].items():
-            say(f"{name}: {reward} {before[name]['rewards'][reward]:.3f} -> {value:.3f} "
-                f"(mean over {values['prompts']} held-out prompts, greedy)")
+
+def measure(trainer, prepared: Prepared, name: str) -> dict:
+    """Each reward of the greedy completions of a held-out split's prompts; the trainer's model while training,
+    the saved one in `toolkit eval` (no trainer)."""
+    model = trainer.model if trainer is not None else prepared.model
+    return held_out_rewards(prepared, model, prepared.splits[name], prepared.args.max_completion_length)
+
+
+def outputs(outcome: Outcome) -> dict:
+    """Reward, KL and completion length over training, and each held-out prompt's reward before and after."""
+    artifacts, history = {}, outcome.trainer.state.log_history
+    algorithm = (outcome.recipe.rl or RLSpec()).algorithm.upper()
+    if plot_metrics(history, ["reward", "kl", "completions/mean_length"], plot_file(outcome.output_dir, RL_TRENDS),
+                    f"{algorithm}: reward, KL, length"):
+        artifacts["rl_trends"] = plot_file(outcome.output_dir, RL_TRENDS)
+    for name, values in outcome.after.items():
+        path = plot_values({"before": [row["total"] for row in outcome.before[name][ROWS]],
+                            "after": [row["total"] for row in values[ROWS]]},
+                           plot_file(outcome.output_dir, REWARDS, name), f"Reward per held-out prompt ({name})",
+                           "weighted reward of the greedy completion")
+        if path:
+            artifacts[f"rewards_{name}"] = path
+    return artifacts
+
+
+def reward_trend(outcome: Outcome) -> list[float]:
+    return [row["reward"] for row in outcome.trainer.state.log_history if "reward" in row]
+
+
+def extra_metrics(outcome: Outcome) -> dict:
+    """The mean reward of sampled completions as training logged it: first, last, and every logged step."""
+    trend = reward_trend(outcome)
+    return {"train_reward_first": trend[0] if trend else None, "train_reward_last": trend[-1] if trend else None,
+            "train_reward": [[row["step"], row["reward"]] for row in outcome.trainer.state.log_history
+                             if "reward" in row]}
+
+
+def summary(outcome: Outcome) -> list[str]:
+    lines = [f"{name}: {reward} {outcome.before[name]['rewards'][reward]:.3f} -> {value:.3f} "
+             f"(mean over {values['prompts']} held-out prompts, greedy)"
+             for name, values in outcome.after.items() for reward, value in values["rewards"].items()]
+    trend = reward_trend(outcome)
     if trend:
-        say(f"(during training, the mean reward of sampled completions went {trend[0]:.3f} -> {trend[-1]:.3f}; "
-            f"the held-out line above, greedy replies to unseen prompts, is the result)")
-    say(f"outputs in {output_dir}/")
-    return result
+        lines.append(f"(during training, the mean reward of sampled completions went {trend[0]:.3f} -> "
+                     f"{trend[-1]:.3f}; the held-out line above, greedy replies to unseen prompts, is the result)")
+    return lines

@@ -9,7 +9,6 @@ Loss is on the assistant's tokens only (messages) or the completion only (prompt
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass, field
 
 import transformers
@@ -17,35 +16,31 @@ from datasets import Dataset, DatasetDict
 from transformers import AutoModelForCausalLM
 from trl import SFTConfig, SFTTrainer
 
-from toolkit.answers import HeldOutAnswers
 from toolkit.chat import alpaca_to_messages, ensure_chat_template
 from toolkit.data import carved_by_split, finish_splits, map_processes, read_splits, require_columns, require_values, strings_in
 from toolkit.devices import accelerator, gpu_kernels, installed_kernels
 from toolkit.errors import ToolkitError
 from toolkit.models import set_generation_tokens, positions_before_loading, apply_lora, load_model, load_tokenizer
 from toolkit.recipe import ModelSpec, Recipe
-from toolkit.run_folder import check_output_dir, clear_output_dir
+from toolkit.tasks import TaskFacts
 from toolkit.trainer_args import build_training_args, evaluate_only_with_validation, optimizer_steps
-from toolkit.progress import announce, model_facts
-from toolkit.run import TrainResult, eval_datasets, evaluated_splits
-from toolkit.samples import SampleCallback
+from toolkit.progress import model_facts
+from toolkit.run import eval_datasets, evaluated_splits
 from toolkit.streaming import PEEK, column_values, columns_of, head, is_stream
 from toolkit.streaming import examples as examples_in
 from toolkit.trained_view import TrainedExample, nothing_to_learn, sft_examples
 from toolkit.lm_metrics import lm_metrics
-from toolkit.language_models import train_with_samples, write_outputs
+from toolkit.language_models import loss_plots, loss_summary
 
-CONFIG_CLASS = SFTConfig
-METHOD = "supervised fine-tuning on instructions (TRL SFTTrainer)"
-AUTO_CLASS = "AutoModelForCausalLM"
-PIPELINE_TAG = "text-generation"
-USES_TRL = True
-FUSED_LM_HEAD = True
-EVALUATES_AGAINST_START = False
-METRICS = ("loss", "perplexity")
-DEFAULTS = {"eval_strategy": "epoch", "assistant_only_loss": True,
-            # Length grouping removes most padding (1.5-1.8x on CPU); ignored when packing.
-            "train_sampling_strategy": "group_by_length"}
+FACTS = TaskFacts(
+    config_class=SFTConfig, method="supervised fine-tuning on instructions (TRL SFTTrainer)",
+    auto_class="AutoModelForCausalLM", pipeline_tag="text-generation", metrics=("loss", "perplexity"),
+    defaults={"eval_strategy": "epoch", "assistant_only_loss": True,
+              # Length grouping removes most padding (1.5-1.8x on CPU); ignored when packing.
+              "train_sampling_strategy": "group_by_length"},
+    fused_lm_head=True, answers=True, samples="chat", loss_title="SFT loss")
+outputs = loss_plots
+summary = loss_summary
 ROLES = {"system", "user", "assistant"}
 
 
@@ -121,8 +116,8 @@ def gpu_defaults(recipe: Recipe) -> tuple[dict, ModelSpec]:
 def prepare(recipe: Recipe) -> Prepared:
     where = recipe.source
     on_gpu, model_spec = gpu_defaults(recipe)
-    defaults = {**DEFAULTS, "max_length": recipe.data.max_length, **on_gpu}
-    args = build_training_args(recipe, CONFIG_CLASS, defaults)
+    defaults = {**FACTS.defaults, "max_length": recipe.data.max_length, **on_gpu}
+    args = build_training_args(recipe, FACTS.config_class, defaults)
     if args.padding_free and not args.packing:
         raise ToolkitError(f"{where}: training.padding_free without packing would not cut examples to "
                            f"data.max_length (TRL refuses it). For padding-free batches set packing: true with "
@@ -186,31 +181,11 @@ def describe(prepared: Prepared) -> dict:
             **({"warnings": prepared.warnings} if prepared.warnings else {})}
 
 
-def build_trainer(prepared: Prepared, callbacks=None) -> SFTTrainer:
+def build_trainer(prepared: Prepared) -> SFTTrainer:
     return SFTTrainer(model=prepared.model, args=prepared.args, train_dataset=prepared.splits["train"],
-                      eval_dataset=eval_datasets(prepared.splits), processing_class=prepared.tokenizer,
-                      callbacks=callbacks)
+                      eval_dataset=eval_datasets(prepared.splits), processing_class=prepared.tokenizer)
 
 
-def evaluate(prepared: Prepared, names: list[str]) -> dict:
-    """Held-out loss and perplexity of a saved model, on the tokens training is scored on (toolkit eval)."""
-    trainer = build_trainer(prepared)
-    return lm_metrics(trainer, evaluated_splits(trainer), names)
-
-def train(recipe: Recipe) -> TrainResult:
-    started = time.time()
-    plan = check_output_dir(recipe)  # before anything loads; prepare only reads
-    prepared = prepare(recipe)
-    clear_output_dir(recipe)
-    announce(describe(prepared))
-    callback = SampleCallback(prepared.tokenizer, list(recipe.eval.prompts), recipe.eval.max_new_tokens) \
-        if recipe.eval.prompts else None
-    trainer = build_trainer(prepared)
-    before = lm_metrics(trainer, evaluated_splits(trainer), ["validation", "test"])
-    answers = HeldOutAnswers.of(recipe, prepared.splits)
-    answers.take("before", trainer, prepared.tokenizer)
-    train_with_samples(trainer, callback, trainer.model, plan.checkpoint)
-    after = lm_metrics(trainer, evaluated_splits(trainer), list(recipe.eval.splits))
-    answers.take("after", trainer, prepared.tokenizer)
-    artifacts, generated = answers.write(recipe.output_dir, trainer)
-    return write_outputs(recipe, prepared, trainer, before, after, callback, started, "SFT loss", artifacts, generated)
+def measure(trainer: SFTTrainer, prepared: Prepared, name: str) -> dict:
+    """Held-out loss and perplexity on the tokens training is scored on, as the trainer tokenized the split."""
+    return lm_metrics(trainer, evaluated_splits(trainer), [name])[name]
