@@ -85,8 +85,10 @@ def test_the_mix_is_printed_and_kept_in_the_lineage_and_model_card(tmp_path, cap
     lineage = json.loads((tmp_path / "run" / "lineage.json").read_text())
     assert [row["taken"] for row in lineage["data"]["mixture"]["datasets"]] == [25, 40]
     card = (tmp_path / "run" / "README.md").read_text()
-    assert "a mixture of 2 datasets, 65 rows, drawn with seed 3" in card and f"| `{b}` | train[:40] | 40 | 1 | 40 |" \
+    assert "a mixture of 2 datasets, 65 rows, drawn with seed 3" in card and f"| `{b}` | `train[:40]` | 40 | 1 | 40 |" \
            in card
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert "a mixture of 2 datasets, 65 rows, drawn with seed 3" in page and "<td><code>train[:40]</code></td>" in page
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     again = toolkit.evaluate(tmp_path / "run")  # the same seeded mixture, so the same held-out rows
     assert again["test"]["accuracy"] == pytest.approx(metrics["test"]["accuracy"])

@@ -28,3 +28,16 @@ def test_data_in_the_model_card_and_report_is_escaped(tmp_path):
         assert answers and all(line.count(" | ") == 3 for line in answers)  # the data's | leaves the table whole
     assert "<script" not in (folder / "report.html").read_text(encoding="utf-8")
     assert json.loads((folder / "metrics.json").read_text())["generations"]["prompts"] == 4
+
+
+def test_code_in_markdown_is_a_backtick_span_only_where_one_holds_it_whole():
+    from toolkit.report_pages import Code, Page, Paragraph, Section, Table, html_page, markdown_page
+
+    page = Page("a_run", [], [Section("Data", [Paragraph(["train: ", Code("data/train.jsonl")]),
+                                               Table(["id", "split"], [[Code(f"x`y|{SCRIPT}"), Code(" edge ")]])])])
+    markdown = markdown_page(page)
+    assert "train: `data/train.jsonl`" in markdown
+    # A backtick, a cell's | and HTML cannot sit in a backtick span: <code> around the escaped text instead.
+    assert "| <code>x\\`y\\|&lt;script&gt;alert('x')&lt;/script&gt;</code> | <code> edge </code> |" in markdown
+    assert "<script" not in markdown and markdown.startswith("# a\\_run\n")
+    assert "<td><code>x`y|&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;</code></td>" in html_page(page)

@@ -4,8 +4,10 @@ from the folder alone."""
 
 from __future__ import annotations
 
+import html
 import json
 import math
+import re
 
 import pytest
 
@@ -43,6 +45,7 @@ def test_run_folder_holds_what_a_person_reads_and_eval_reproduces_it(task, tmp_p
     assert "## Results" in card and "```yaml" in card  # metrics and the recipe as run
     page = (folder / "report.html").read_text()
     assert page.count("data:image/png;base64,") == len(plots)
+    assert_pages_agree(folder)
 
     written = json.loads((folder / "metrics.json").read_text())
     assert held_out(written), "the run evaluated no held-out split"
@@ -117,6 +120,35 @@ def assert_recounted(task: str, metrics: dict, rows: list[dict]) -> None:
             assert same(value, mean(row["rewards"][name] or 0.0 for row in rows))
     else:
         raise AssertionError(f"no recount for task {task}")
+
+
+def section_titles(folder) -> tuple[list[str], list[str]]:
+    """The section titles of report.md (## lines) and of report.html (<h2>), as a reader sees them: escapes undone
+    (markdown_text backslash-escapes markdown's marks, then writes <, > and & as entities)."""
+    markdown = re.findall(r"^## (.*)$", (folder / "report.md").read_text(encoding="utf-8"), re.M)
+    page = re.findall(r"<h2>(.*?)</h2>", (folder / "report.html").read_text(encoding="utf-8"))
+    return [re.sub(r"\\(.)", r"\1", html.unescape(title)) for title in markdown], [html.unescape(t) for t in page]
+
+
+EVERY_RUN_SECTIONS = ["Results on held-out data", "Use it", "Data", "Lineage", "Run", "Recipe as run"]
+
+
+def assert_pages_agree(folder) -> None:
+    """report.md and report.html are written from one model of the report: the same sections in the same order,
+    with the same facts in them (the HTML page once lacked Data and Run); the model card is that Markdown page
+    under the Hub's metadata."""
+    markdown_titles, html_titles = section_titles(folder)
+    assert set(markdown_titles) == set(html_titles) and markdown_titles == html_titles, (markdown_titles, html_titles)
+    assert set(EVERY_RUN_SECTIONS) <= set(markdown_titles), markdown_titles
+    info = json.loads((folder / "run.json").read_text())
+    train = json.loads((folder / "lineage.json").read_text())["data"]["train"]
+    run_facts = [f"processes: {info['world_size']}", f"seconds: {info['seconds']}",
+                 f"weights identical across ranks: {info['weights_identical_across_ranks']}"]
+    markdown = (folder / "report.md").read_text(encoding="utf-8")
+    assert f"train: `{train}`" in markdown and all(fact in markdown for fact in run_facts), markdown
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert f"train: <code>{html.escape(train)}</code>" in page and all(html.escape(fact) in page for fact in run_facts)
+    assert (folder / "README.md").read_text(encoding="utf-8").endswith(markdown)
 
 
 def test_eval_takes_another_file_in_the_recipes_columns(tmp_path):
