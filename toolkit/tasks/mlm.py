@@ -14,7 +14,7 @@ from toolkit.recipe import Recipe
 from toolkit.run_folder import FILL_MASK, check_output_dir, clear_output_dir
 from toolkit.progress import is_main_process, say
 from toolkit.run import TrainResult
-from toolkit.inference import fill_mask_with
+from toolkit.masked_lm import fill_mask_with
 from toolkit.language_models import (Prepared, cleaning_metrics, describe_lm, evaluate_lm, prepare_lm, run_lm,
                                      write_outputs)
 
