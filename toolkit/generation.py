@@ -13,6 +13,8 @@ from toolkit.run_folder import require_model_folder
 
 
 def load_for_generation(model_dir: str | Path, trust_remote_code: bool = False):
+    """The model (in eval mode) and tokenizer of a saved causal-LM folder: what toolkit.load keeps for one and what
+    `toolkit chat` talks to."""
     from transformers import AutoModelForCausalLM
 
     require_model_folder(model_dir, "causal LM", "a pretrain, sft, dpo, kto, orpo or rlhf run")
@@ -71,13 +73,3 @@ def new_tokens(model, tokenizer, texts: list[str], max_new_tokens: int, sampling
         generated.append((kept, end is not None))
     return generated
 
-
-def generate(model_dir: str | Path, prompts: list[str] | str, max_new_tokens: int = 64, temperature: float = 0.0,
-             top_p: float = 1.0, chat: bool | None = None, seed: int = 0,
-             trust_remote_code: bool = False) -> list[str] | str:
-    """Generate from a saved pretrain/SFT folder. A single prompt gives a single string."""
-    model, tokenizer = load_for_generation(model_dir, trust_remote_code)
-    single = isinstance(prompts, str)
-    outputs = generate_with(model, tokenizer, [prompts] if single else list(prompts), max_new_tokens,
-                            temperature, top_p, chat, seed)
-    return outputs[0] if single else outputs

@@ -484,15 +484,22 @@ KINDS = {"classifier": ("ForSequenceClassification",), "causal LM": ("ForCausalL
          "masked LM": ("ForMaskedLM",)}
 
 
-def require_model_folder(folder, kind: str, made_by: str) -> None:
-    """Refuse a folder that holds no saved model (naming the shipped recipe that writes it, if one does) or a
-    model of another kind (kind: a key of KINDS; made_by: the runs that make one, for the message)."""
+def saved_config(folder, made_by: str) -> dict:
+    """The config.json of a saved model folder. A folder without one is refused, naming the shipped recipe that
+    writes it if one does (made_by: the runs that make the model wanted, for the message)."""
     folder = Path(folder)
     check_model_files(folder)
     if not (folder / "config.json").is_file():
         raise ToolkitError(f"{folder}: not a saved model folder (no config.json). Pass the output_dir of "
                            f"{made_by}.{shipped_writer(folder)}")
-    architectures = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("architectures") or []
+    return json.loads((folder / "config.json").read_text(encoding="utf-8"))
+
+
+def require_model_folder(folder, kind: str, made_by: str) -> None:
+    """Refuse a folder that holds no saved model (saved_config) or a model of another kind (kind: a key of
+    KINDS; made_by: the runs that make one, for the message)."""
+    folder = Path(folder)
+    architectures = saved_config(folder, made_by).get("architectures") or []
     if not any(name.endswith(KINDS[kind]) for name in architectures):
         raise ToolkitError(f"{folder}: holds a {', '.join(architectures) or 'model of unknown kind'}, not a "
                            f"{kind}. Pass the output_dir of {made_by}.")
