@@ -12,7 +12,8 @@ import pytest
 
 import toolkit
 from conftest import ROOT, TINY_BERT, TINY_GPT2, classification_recipe
-from toolkit.loaded import LoadedModel, load
+from toolkit import load
+from toolkit.loaded import LoadedModel
 
 ASSETS = ROOT / "toolkit" / "assets"
 PROMPTS = ["What is the opposite of hot?", "Name a colour.", "Count to three."]

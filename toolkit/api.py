@@ -1,16 +1,18 @@
 """The functions a notebook calls; the CLI calls exactly these. The façade: no module of the toolkit imports
-it (tests/test_layout.py); using a saved model lives in toolkit.inference, which tasks may use."""
+it (tests/test_layout.py); using a saved model lives in toolkit.inference (one call) and toolkit.loaded
+(toolkit.load: loaded once), which tasks may use."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from toolkit.inference import fill_mask, generate, predict, score
+from toolkit.loaded import load
 from toolkit.recipe import Recipe, load_recipe
 from toolkit.run import TrainResult
 from toolkit.tasks import get_task
 
-__all__ = ["train", "check", "predict", "generate", "fill_mask", "score", "evaluate", "report", "compare",
+__all__ = ["train", "check", "predict", "generate", "fill_mask", "score", "load", "evaluate", "report", "compare",
            "prepare_corpus_files", "tokenize", "judge_runs", "harness"]
 
 
