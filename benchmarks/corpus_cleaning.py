@@ -31,7 +31,7 @@ def perturbed_corpus(copies: int) -> list[str]:
 
 
 def main() -> int:
-    from toolkit.corpus import clean_corpus
+    from toolkit.data.corpus import clean_corpus
     from toolkit.recipe import CleanSpec
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

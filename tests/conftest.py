@@ -14,7 +14,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import toolkit  # noqa: E402  (after the offline switches: the hub client reads them on import)
-from toolkit.paths import local_path  # noqa: E402
+from toolkit.data.paths import local_path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TOY_SMS = ROOT / "toolkit" / "assets" / "toy_sms.jsonl"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from toolkit.answers import distinct, longest_repeat, means, prompt_of, rouge_l, scored, token_f1
+from toolkit.metrics.answers import distinct, longest_repeat, means, prompt_of, rouge_l, scored, token_f1
 
 
 def test_reference_scores_follow_squad_and_rouge_l():

@@ -19,8 +19,8 @@ import yaml
 from conftest import ROOT, write_jsonl
 from test_corpus import GERMAN, GOOD, REPEATED, SHORT
 from toolkit.cli import main
-from toolkit.corpus import clean_corpus
-from toolkit.corpus_run import build_executors, write_shards
+from toolkit.data.corpus import clean_corpus
+from toolkit.data.corpus_run import build_executors, write_shards
 from toolkit.recipe import CleanSpec
 
 CORPUS = ROOT / "toolkit" / "assets" / "pydoc_corpus.jsonl"

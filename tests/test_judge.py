@@ -12,7 +12,7 @@ import pytest
 
 import toolkit
 from conftest import ROOT, TINY_GPT2, write_jsonl
-from toolkit.judge import first_number, win_rate
+from toolkit.metrics.judge import first_number, win_rate
 
 ASSETS = ROOT / "toolkit" / "assets"
 

@@ -64,10 +64,27 @@ def test_the_facade_is_imported_by_front_ends_only():
 
 
 def test_tasks_never_import_tasks():
+    modules = {f"toolkit.tasks.{name}" for name in TASKS}
     for name, targets in imports().items():
         if name.startswith("toolkit.tasks."):
-            tasks = {target for target in targets if target.startswith("toolkit.tasks.")}
-            assert not tasks, f"{name} imports {tasks}: move what they share to a shared module"
+            tasks = targets & modules
+            assert not tasks, f"{name} imports {tasks}: move what they share to a family module ({SHARED_BY_TASKS})"
+
+
+# The layers that run training; data/ and metrics/ sit below them and never reach up.
+RUNS_TRAINING = ("toolkit.api", "toolkit.cli", "toolkit.training", "toolkit.run", "toolkit.pipeline",
+                 "toolkit.evaluation", "toolkit.report", "toolkit.trainer_args", "toolkit.tasks")
+DATA_READS_WITH = {"toolkit.errors", "toolkit.recipe", "toolkit.schema"}  # data/ knows recipes, not models or runs
+
+
+def test_data_and_metrics_import_only_downward():
+    for name, targets in imports().items():
+        if name.startswith(("toolkit.data.", "toolkit.metrics.")):
+            upward = {t for t in targets if any(t == layer or t.startswith(layer + ".") for layer in RUNS_TRAINING)}
+            assert not upward, f"{name} imports {upward}, a layer above it"
+        if name.startswith("toolkit.data."):
+            outside = {t for t in targets if not t.startswith("toolkit.data")} - DATA_READS_WITH
+            assert not outside, f"{name} imports {outside}: data/ reads data, with only {sorted(DATA_READS_WITH)}"
 
 
 @pytest.mark.parametrize("name", TASKS)
@@ -88,11 +105,11 @@ def test_every_task_keeps_the_interface(name):
     assert not loose, f"{name}: {loose} belong in FACTS"
 
 
-SHARED_BY_TASKS = {"toolkit.language_models", "toolkit.preferences"}  # the families' shared steps
+SHARED_BY_TASKS = {"toolkit.tasks.language_models", "toolkit.tasks.preferences"}  # the families' shared steps
 
 
 # Names another module may spell for its own reasons, not as a run-folder file.
-NOT_RUN_FILES = {("toolkit.data_files", "README.md"): "a data folder's dataset card, which the Hub reads"}
+NOT_RUN_FILES = {("toolkit.data.files", "README.md"): "a data folder's dataset card, which the Hub reads"}
 
 
 def test_only_the_run_folder_spells_its_file_names():

@@ -10,7 +10,7 @@ from datasets import Dataset, concatenate_datasets
 
 import toolkit
 from conftest import ROOT, TINY_BERT, TINY_GPT2, toy_rows, write_jsonl
-from toolkit.data import read_splits
+from toolkit.data.splits import read_splits
 from toolkit.recipe import load_recipe
 from toolkit.tasks import get_task
 

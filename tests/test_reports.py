@@ -14,7 +14,7 @@ import pytest
 import toolkit
 from conftest import ROOT, tiny_recipe
 from toolkit.cli import main
-from toolkit.per_example import read_examples
+from toolkit.metrics.per_example import read_examples
 from toolkit.report import flatten
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -111,9 +111,9 @@ def compare(first: str | Path, second: str | Path, output: str | Path | None = N
 
 def judge_runs(first: str | Path, second: str | Path, judge: str, trust_remote_code: bool = False) -> dict:
     """The first run's win rate over the second on the same held-out prompts, as `judge` scores their answers
-    (toolkit.judge): win_rate, low and high (95% bootstrap interval), wins, ties, losses, and every row.
+    (toolkit.metrics.judge): win_rate, low and high (95% bootstrap interval), wins, ties, losses, and every row.
     trust_remote_code: let the judge's folder run its own code (auto_map); off, such a folder is refused."""
-    from toolkit.judge import judge_runs as judged
+    from toolkit.metrics.judge import judge_runs as judged
 
     return judged(Path(first), Path(second), judge, trust_remote_code)
 
@@ -133,7 +133,7 @@ def prepare_corpus_files(recipe: str | Path | dict | Recipe, overrides: list[str
     """
     import dataclasses
 
-    from toolkit.corpus import prepare_corpus_files as prepare
+    from toolkit.data.corpus import prepare_corpus_files as prepare
     from toolkit.owned_folder import claim, require_ours
     from toolkit.recipe import CleanSpec
 
@@ -150,7 +150,7 @@ def prepare_corpus_files(recipe: str | Path | dict | Recipe, overrides: list[str
     claim(folder)
     report = prepare(loaded, folder, executor, slurm)
     if tokenize and "submitted" not in report:
-        from toolkit.language_models import tokenize_corpus
+        from toolkit.tasks.language_models import tokenize_corpus
 
         kept = {name: str(folder / f"{name}.jsonl") for name in ("train", "validation", "test")
                 if (folder / f"{name}.jsonl").is_file()}
@@ -162,10 +162,10 @@ def prepare_corpus_files(recipe: str | Path | dict | Recipe, overrides: list[str
 
 def tokenize(recipe: str | Path | dict | Recipe, output: str | Path, overrides: list[str] | dict | None = None,
              overwrite: bool = False, **kwargs) -> dict:
-    """Tokenize a pretrain or mlm recipe's corpus once into token shards in `output` (toolkit.token_shards):
+    """Tokenize a pretrain or mlm recipe's corpus once into token shards in `output` (toolkit.data.token_shards):
     the blocks training would cut, and the tokenizer. A recipe with data.train: OUTPUT/train and
     model.tokenizer: OUTPUT/tokenizer then trains on them without tokenizing again. Returns what was written."""
-    from toolkit.language_models import tokenize_corpus
+    from toolkit.tasks.language_models import tokenize_corpus
 
     loaded = load_recipe(recipe, _merge(overrides, kwargs))
     return tokenize_corpus(loaded, Path(output), tokenizing_separator(loaded), overwrite)

@@ -186,7 +186,7 @@ def report(args, api) -> None:
 def compare(args, api) -> None:
     judged = api.judge_runs(args.first, args.second, args.judge, trusted(args)) if args.judge else None
     if judged:
-        from toolkit.judge import summary_line
+        from toolkit.metrics.judge import summary_line
 
         print(summary_line(judged))
     print(api.compare(args.first, args.second, args.output, judged))

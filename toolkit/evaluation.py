@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from toolkit.errors import ToolkitError
-from toolkit.per_example import split_off
+from toolkit.metrics.per_example import split_off
 from toolkit.recipe import load_recipe
 from toolkit.run_folder import RECIPE, check_model_files, recipe_for_evaluation
 

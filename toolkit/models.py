@@ -9,7 +9,7 @@ from transformers import AutoConfig, AutoTokenizer, PreTrainedModel
 
 from toolkit.errors import ToolkitError
 from toolkit.loading import from_pretrained
-from toolkit.paths import local_path
+from toolkit.data.paths import local_path
 from toolkit.progress import say, verbose
 from toolkit.recipe import ModelSpec, TokenizerSpec
 from toolkit.tokenizer import PAD, train_bpe

@@ -35,10 +35,10 @@ def model_facts(recipe: Recipe, model) -> dict:
              "trainable_parameters": trainable, "device": describe_device(), "dtype": str(model.dtype).split(".")[-1],
              "attention": getattr(model.config, "_attn_implementation", None)}
     if recipe.data.mixture:
-        from toolkit.data import mixture_taken
+        from toolkit.data.splits import mixture_taken
 
         facts["mixture"] = mixture_taken(recipe)  # every task's check and announcement show the mix
-    from toolkit.data_files import folder_readings
+    from toolkit.data.files import folder_readings
 
     folders = folder_readings(recipe.data, f"{recipe.source}: data")
     if folders:

@@ -99,7 +99,7 @@ class MixtureSource:
 
 @dataclass
 class MixtureSpec:
-    """Several datasets mixed into the train split (toolkit.mixture): each source's share is drawn at random
+    """Several datasets mixed into the train split (toolkit.data.mixture): each source's share is drawn at random
     with `seed`, the sources are joined and the whole is shuffled with the same seed. validation/test still come
     from their own files, or are carved from the mixture by data.split."""
 
@@ -131,7 +131,7 @@ class DataSpec:
     limit: int | None = None  # keep at most this many rows per split (quick trials)
     clean: CleanSpec | None = None  # pretraining corpora: filter and deduplicate before tokenizing
     mixture: MixtureSpec | None = None  # several datasets as the train split, instead of train or name
-    streaming: bool = False  # pretrain, mlm, sft, dpo, reward: read train lazily (toolkit.streaming); needs max_steps
+    streaming: bool = False  # pretrain, mlm, sft, dpo, reward: read train lazily (toolkit.data.streaming); needs max_steps
     num_proc: int | None = None  # processes for tokenizing and mapping; null: chosen from the machine (data.map_processes)
 
 
@@ -140,8 +140,8 @@ class EvalSpec:
     splits: list = field(default_factory=lambda: ["validation", "test"])  # evaluated at the end of a run
     prompts: list = field(default_factory=list)  # sampled at each evaluation (LM tasks), or [MASK] texts (mlm)
     max_new_tokens: int = 40
-    generations: int = 100  # sft, dpo, kto, orpo, rlhf: greedy answers to this many held-out prompts (toolkit.answers)
-    judge: str | None = None  # a reward run's folder or a causal LM that scores those answers (toolkit.judge)
+    generations: int = 100  # sft, dpo, kto, orpo, rlhf: greedy answers to this many held-out prompts (toolkit.metrics.answers)
+    judge: str | None = None  # a reward run's folder or a causal LM that scores those answers (toolkit.metrics.judge)
 
 
 @dataclass
@@ -323,7 +323,7 @@ def load_recipe(source: str | Path | dict | Recipe, overrides: list[str] | dict 
     if recipe.data.num_proc is not None and recipe.data.num_proc < 1:
         raise ToolkitError(f"{where}: data.num_proc is {recipe.data.num_proc}; give 1 or more processes, or null to "
                            f"let the machine's cores decide.")
-    from toolkit.streaming import check_streaming
+    from toolkit.data.streaming import check_streaming
 
     check_streaming(recipe, where)
     from toolkit.devices import check_recipe

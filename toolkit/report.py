@@ -250,8 +250,8 @@ def flat_settings(values: dict, prefix: str = "") -> dict[str, str]:
 
 def compare_runs(first, second, output: Path | None = None, judged: dict | None = None) -> Path:
     """One page with two runs side by side: metrics, what differs in their recipes, and their plots; with
-    `judged` (toolkit.judge.judge_runs), the judge's win rate and every prompt's two answers and scores."""
-    from toolkit.judge import summary_line
+    `judged` (toolkit.metrics.judge.judge_runs), the judge's win rate and every prompt's two answers and scores."""
+    from toolkit.metrics.judge import summary_line
 
     a, b = read_run(first), read_run(second)
     metrics_a, metrics_b = flatten(a.metrics), flatten(b.metrics)

@@ -17,9 +17,9 @@ import torch
 from toolkit.chat import apply_template
 from toolkit.errors import ToolkitError
 from toolkit.loading import saved_model, saved_tokenizer
-from toolkit.per_example import full_precision_forward
+from toolkit.metrics.per_example import full_precision_forward
 from toolkit.run_folder import RECIPE, require_model_folder
-from toolkit.streaming import is_stream
+from toolkit.data.streaming import is_stream
 
 
 def joined_prompt(prompt: str) -> str:

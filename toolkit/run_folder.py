@@ -38,7 +38,7 @@ TRAINING_ARGS = "training_args.json"
 SAMPLES_WRITTEN = "samples.jsonl"  # what the model wrote for eval.prompts at each evaluation
 FILL_MASK = "fill_mask.jsonl"  # mlm's top guesses for eval.fill_mask, before and after
 SAMPLES = (SAMPLES_WRITTEN, FILL_MASK)
-GENERATIONS = "generations.jsonl"  # held-out answers before and after, with their scores (toolkit.answers)
+GENERATIONS = "generations.jsonl"  # held-out answers before and after, with their scores (toolkit.metrics.answers)
 MODEL_CARD = "README.md"
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
@@ -62,7 +62,7 @@ def plot_file(folder: Path, name: str, split: str | None = None) -> Path:
 
 
 def examples_file(folder: Path, split: str, before: bool = False) -> Path:
-    """One JSONL row per held-out example (toolkit.per_example), after training or before it."""
+    """One JSONL row per held-out example (toolkit.metrics.per_example), after training or before it."""
     return Path(folder) / f"examples_{split}{'_before' if before else ''}.jsonl"
 PREVIOUS = ".previous"  # a replaced finished run, until its replacement finishes
 INVOCATION_FLAGS = ("overwrite", "resume")  # how a run was started, not what it is: never part of re-running it
@@ -379,7 +379,7 @@ def lineage(recipe: Recipe) -> dict:
     if recipe.data.name:
         data["name"] = recipe.data.name
     if recipe.data.mixture:
-        from toolkit.data import mixture_taken
+        from toolkit.data.splits import mixture_taken
 
         data["mixture"] = mixture_taken(recipe)
     facts = {"task": recipe.task, "recipe": recipe.source, "output_dir": str(recipe.output_dir),

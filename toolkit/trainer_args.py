@@ -182,7 +182,7 @@ def chosen_settings(args, recipe: Recipe, fused_lm_head: bool) -> dict:
         "checkpoints": f"every {args.save_steps} steps, kept {args.save_total_limit}" if args.save_strategy != "no"
         else "none",
     }
-    from toolkit.data import PARALLEL_ROWS, map_processes
+    from toolkit.data.splits import PARALLEL_ROWS, map_processes
 
     settings["preprocessing_processes"] = (f"{recipe.data.num_proc} (recipe)" if recipe.data.num_proc else
                                            f"{map_processes(recipe.data, PARALLEL_ROWS) or 1} for a train split of "

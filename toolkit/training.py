@@ -9,9 +9,9 @@ import time
 import transformers
 from accelerate import PartialState
 
-from toolkit.answers import HeldOutAnswers
+from toolkit.metrics.answers import HeldOutAnswers
 from toolkit.interrupted import continuable
-from toolkit.per_example import split_off, write_all
+from toolkit.metrics.per_example import split_off, write_all
 from toolkit.plots import plot_loss
 from toolkit.progress import announce, is_main_process, say
 from toolkit.recipe import Recipe

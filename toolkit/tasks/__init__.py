@@ -11,7 +11,7 @@ The order of a run is not here: it is toolkit.training's, the same for every tas
   output_dir, warnings); printed by `toolkit check` and at the start of a run;
 - build_trainer(prepared) -> the transformers / TRL trainer that trains it (and, for `toolkit eval`, measures it);
 - measure(trainer, prepared, split) -> metrics of one held-out split, with its per-example rows under
-  "per_example" (toolkit.per_example): the numbers a run reports before and after training and `toolkit eval`
+  "per_example" (toolkit.metrics.per_example): the numbers a run reports before and after training and `toolkit eval`
   recomputes. trainer is None for a task whose FACTS say measured_by_trainer=False;
 - summary(outcome) -> list[str]: the lines said when the run ends (toolkit.run.Outcome: the trained trainer and
   its measurements);
@@ -24,8 +24,8 @@ and, where it has them, small hooks:
 - examples(prepared, count): the first training examples as the trainer sees them (`toolkit check --show`);
 - config_class_for(recipe): the config class, where the recipe chooses it (rlhf: by rl.algorithm).
 
-Tasks never import tasks: what a family shares lives in a shared module (toolkit.language_models for pretrain,
-mlm and sft; toolkit.preferences for reward, dpo, kto and orpo). Adding a task is a new module here, one line
+Tasks never import tasks: what a family shares lives in a shared module (toolkit.tasks.language_models for pretrain,
+mlm and sft; toolkit.tasks.preferences for reward, dpo, kto and orpo). Adding a task is a new module here, one line
 in TASKS, a recipe and its tests (README, "Adding a task").
 """
 
@@ -64,7 +64,7 @@ class TaskFacts:
         measured_by_trainer: measure() needs the trainer (its collator, its tokenized splits); RL's rewards
             need only the model, so `toolkit eval` builds no trainer for it.
         answers: the model writes greedy answers to held-out prompts, scored against the references
-            (toolkit.answers: generations.jsonl).
+            (toolkit.metrics.answers: generations.jsonl).
         samples: continuations of eval.prompts at each evaluation (toolkit.samples): "base" (sampled, plain
             text) or "chat" (greedy, with the chat template); None: no samples.
         loss_title: the loss curve's title; None: no loss curve (RL plots reward, KL and length instead).

@@ -16,11 +16,11 @@ from datasets import DatasetDict
 from transformers import (AutoModelForSequenceClassification, DataCollatorWithPadding, Trainer,
                           TrainingArguments)
 
-from toolkit.data import carved_by_split, load_splits, map_processes
+from toolkit.data.splits import carved_by_split, load_splits, map_processes
 from toolkit.errors import ToolkitError
-from toolkit.labels import check_label_column, stray_labels
-from toolkit.metrics import argmax_logits, classification_metrics, confusion
-from toolkit.per_example import ROWS, mean
+from toolkit.data.labels import check_label_column, stray_labels
+from toolkit.metrics.classification import argmax_logits, classification_metrics, confusion
+from toolkit.metrics.per_example import ROWS, mean
 from toolkit.models import max_positions, apply_lora, load_model, load_tokenizer, train_last_layers
 from toolkit.plots import plot_confusion
 from toolkit.recipe import Recipe

@@ -13,16 +13,16 @@ from dataclasses import dataclass, field
 from datasets import Dataset, DatasetDict
 from trl import DPOConfig, DPOTrainer
 
-from toolkit.preferences import load_policy, pair_plots, pair_summary, prepare_pairs
-from toolkit.preference_metrics import dpo_metrics
+from toolkit.tasks.preferences import load_policy, pair_plots, pair_summary, prepare_pairs
+from toolkit.metrics.preference import dpo_metrics
 from toolkit.recipe import Recipe
 from toolkit.trainer_args import optimizer_steps
 from toolkit.progress import model_facts
 from toolkit.run import Outcome, eval_datasets, evaluated_splits
 from toolkit.tasks import TaskFacts
-from toolkit.streaming import PEEK, head, is_stream
-from toolkit.streaming import examples as examples_in
-from toolkit.data import carved_by_split
+from toolkit.data.streaming import PEEK, head, is_stream
+from toolkit.data.streaming import examples as examples_in
+from toolkit.data.splits import carved_by_split
 from toolkit.trained_view import TrainedExample, nothing_to_learn, pair_examples
 
 FACTS = TaskFacts(

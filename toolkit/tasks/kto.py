@@ -18,8 +18,8 @@ from trl import KTOConfig, KTOTrainer
 from trl.data_utils import unpair_preference_dataset
 
 from toolkit.errors import ToolkitError
-from toolkit.preferences import load_policy, pair_plots, pair_summary, prepare_pairs
-from toolkit.preference_metrics import kto_metrics
+from toolkit.tasks.preferences import load_policy, pair_plots, pair_summary, prepare_pairs
+from toolkit.metrics.preference import kto_metrics
 from toolkit.recipe import Recipe
 from toolkit.trainer_args import optimizer_steps
 from toolkit.progress import model_facts

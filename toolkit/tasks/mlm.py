@@ -10,7 +10,7 @@ from transformers import AutoModelForMaskedLM, Trainer, TrainingArguments
 
 from toolkit.files import write_atomic
 from toolkit.masked_lm import fill_mask_with
-from toolkit.language_models import (Prepared, build_lm_trainer, cleaning_metrics, describe_lm, loss_plots,
+from toolkit.tasks.language_models import (Prepared, build_lm_trainer, cleaning_metrics, describe_lm, loss_plots,
                                      loss_summary, measure_blocks, prepare_lm)
 from toolkit.progress import say
 from toolkit.recipe import Recipe

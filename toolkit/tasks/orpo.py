@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datasets import DatasetDict
 from trl.data_utils import maybe_apply_chat_template, maybe_extract_prompt
 
-from toolkit.preferences import load_policy, pair_plots, pair_summary, prepare_pairs
-from toolkit.preference_metrics import orpo_metrics
+from toolkit.tasks.preferences import load_policy, pair_plots, pair_summary, prepare_pairs
+from toolkit.metrics.preference import orpo_metrics
 from toolkit.recipe import Recipe
 from toolkit.trainer_args import optimizer_steps
 from toolkit.progress import model_facts

@@ -1,13 +1,13 @@
 """Causal language modelling (GPT-2): from scratch (architecture + config + a trained BPE tokenizer) or
 continued pretraining of a loaded checkpoint. Documents are joined with EOS and cut into blocks
-(toolkit.language_models). Reports eval loss and perplexity, and samples continuations of eval.prompts at
+(toolkit.tasks.language_models). Reports eval loss and perplexity, and samples continuations of eval.prompts at
 each evaluation."""
 
 from __future__ import annotations
 
 from transformers import AutoModelForCausalLM, Trainer, TrainingArguments
 
-from toolkit.language_models import (Prepared, build_lm_trainer, cleaning_metrics, describe_lm, loss_plots,
+from toolkit.tasks.language_models import (Prepared, build_lm_trainer, cleaning_metrics, describe_lm, loss_plots,
                                      loss_summary, measure_blocks, prepare_lm)
 from toolkit.recipe import Recipe
 from toolkit.tasks import TaskFacts

@@ -15,15 +15,15 @@ from transformers import AutoModelForSequenceClassification
 from trl import RewardConfig, RewardTrainer
 
 from toolkit.models import apply_lora, load_model
-from toolkit.preferences import pair_plots, pair_summary, prepare_pairs
-from toolkit.preference_metrics import reward_metrics
+from toolkit.tasks.preferences import pair_plots, pair_summary, prepare_pairs
+from toolkit.metrics.preference import reward_metrics
 from toolkit.recipe import Recipe
 from toolkit.reward_model import tokenize_pairs
 from toolkit.trainer_args import optimizer_steps
 from toolkit.progress import model_facts
 from toolkit.run import Outcome, eval_datasets
-from toolkit.streaming import examples as examples_in
-from toolkit.streaming import head
+from toolkit.data.streaming import examples as examples_in
+from toolkit.data.streaming import head
 from toolkit.tasks import TaskFacts
 
 FACTS = TaskFacts(

@@ -25,11 +25,11 @@ from transformers import AutoModelForCausalLM
 from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
 
 from toolkit.chat import alpaca_to_messages, ensure_chat_template
-from toolkit.data import finish_splits, read_splits, require_columns, require_values, strings_in
+from toolkit.data.splits import finish_splits, read_splits, require_columns, require_values, strings_in
 from toolkit.errors import ToolkitError
 from toolkit.generation import generate_with
 from toolkit.models import set_generation_tokens, apply_lora, load_model, load_tokenizer
-from toolkit.per_example import ROWS, mean
+from toolkit.metrics.per_example import ROWS, mean
 from toolkit.plots import plot_metrics, plot_values
 from toolkit.recipe import Recipe, RLSpec, TokenizerSpec
 from toolkit.reward_model import RewardModel

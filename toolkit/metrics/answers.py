@@ -4,7 +4,7 @@ scored against the reference reply where the data has one, and for the signs of 
 Per answer: exact match and token F1 (SQuAD's normalisation: lower case, no punctuation or articles), ROUGE-L
 (the rouge-score package, offline), length in tokens, whether generation stopped at the end-of-turn token
 before max_new_tokens, distinct-1 and distinct-2 (unique share of word uni- and bigrams) and the longest word
-n-gram that repeats ("the the the ..." has a long one), and with eval.judge, the judge's score (toolkit.judge).
+n-gram that repeats ("the the the ..." has a long one), and with eval.judge, the judge's score (toolkit.metrics.judge).
 Every row is saved (generations.jsonl); the means in metrics.json are over those rows.
 """
 
@@ -168,7 +168,7 @@ class HeldOutAnswers:
     max_new_tokens: int
     answers: dict = field(default_factory=dict)  # "before" / "after" -> answers
 
-    judge: str | None = None  # eval.judge: a model that scores every answer (toolkit.judge)
+    judge: str | None = None  # eval.judge: a model that scores every answer (toolkit.metrics.judge)
     too_long: int = 0  # prompts left out: no room for an answer in the model's positions
 
     @classmethod
@@ -200,7 +200,7 @@ class HeldOutAnswers:
         Path(output_dir).mkdir(parents=True, exist_ok=True)
         rows = self.rows()
         if self.judge:
-            from toolkit.judge import Judge
+            from toolkit.metrics.judge import Judge
 
             scorer = Judge(self.judge)
             for when in self.answers:

@@ -21,7 +21,7 @@ import math
 
 import torch
 
-from toolkit.per_example import ROWS, full_precision_forward, held_out_batches, mean, outcome, pair_counts
+from toolkit.metrics.per_example import ROWS, full_precision_forward, held_out_batches, mean, outcome, pair_counts
 from toolkit.reward_model import reward_ids, score_ids
 
 

@@ -11,7 +11,7 @@ from datasets import Dataset, concatenate_datasets
 
 from toolkit.errors import ToolkitError
 from toolkit.recipe import DataSpec, MixtureSource
-from toolkit.sources import load_source
+from toolkit.data.sources import load_source
 
 
 def taken(rows: int, weight: float) -> int:

@@ -7,10 +7,10 @@ from pathlib import Path
 import datasets
 from datasets import Dataset, DatasetDict
 
-from toolkit.data_files import BUILDERS, folder_files, has_card_configs, is_saved_dataset, split_files
+from toolkit.data.files import BUILDERS, folder_files, has_card_configs, is_saved_dataset, split_files
 from toolkit.errors import ToolkitError, not_utf8
-from toolkit.paths import local_path
-from toolkit.token_shards import is_shard_folder, read_shards
+from toolkit.data.paths import local_path
+from toolkit.data.token_shards import is_shard_folder, read_shards
 
 
 def load_file(spec: str, where: str, sample_by: str = "line", split: str = "train", streaming: bool = False,
@@ -19,7 +19,7 @@ def load_file(spec: str, where: str, sample_by: str = "line", split: str = "trai
     by `sample_by`.
     split: a file's rows are its "train" split, which may be sliced ("train[:100]"); a folder's split by name.
     given_as: the recipe's split this path stands for (data.validation: "validation"): a folder of data files
-    there must hold that one split (toolkit.data_files).
+    there must hold that one split (toolkit.data.files).
     streaming: an IterableDataset, read as it is iterated (a blank .txt document is then skipped as read)."""
     path = local_path(spec, where)
     if path is None:
@@ -51,7 +51,7 @@ def load_file(spec: str, where: str, sample_by: str = "line", split: str = "trai
 
 def load_folder(folder: Path, where: str, sample_by: str, split: str | None, streaming: bool,
                 given_as: str | None = None):
-    """A folder of data files read by the hub's rules (toolkit.data_files): as data.<given_as>, its one split;
+    """A folder of data files read by the hub's rules (toolkit.data.files): as data.<given_as>, its one split;
     else the split named `split`, or every split (a DatasetDict) when `split` is None."""
     if has_card_configs(folder):  # its card says which files are which: datasets reads it as the hub does
         return load_hub(str(folder), None, where, split=split, streaming=streaming)
@@ -155,7 +155,7 @@ def keys_once(pairs: list) -> dict:
 def load_hub(name: str, config: str | None, where: str, split: str | None = None, streaming: bool = False,
              sample_by: str = "line"):
     """A hub dataset's splits (a DatasetDict, "valid" named "validation"), or the one `split` asked for. A local
-    folder of data files is read by the hub's rules (toolkit.data_files), each split by its file names."""
+    folder of data files is read by the hub's rules (toolkit.data.files), each split by its file names."""
     folder = Path(name)
     if folder.is_dir() and not is_saved_dataset(folder) and not has_card_configs(folder):
         return load_folder(folder, where, sample_by, split, streaming)

@@ -18,16 +18,16 @@ from datasets import DatasetDict
 from transformers import AutoModelForCausalLM
 
 from toolkit.chat import alpaca_to_messages, ensure_chat_template
-from toolkit.data import finish_splits, map_processes, read_splits, require_columns, require_values, strings_in
+from toolkit.data.splits import finish_splits, map_processes, read_splits, require_columns, require_values, strings_in
 from toolkit.errors import ToolkitError
-from toolkit.per_example import ROWS
+from toolkit.metrics.per_example import ROWS
 from toolkit.plots import plot_metrics, plot_values
 from toolkit.models import apply_lora, load_model, load_tokenizer, set_generation_tokens
 from toolkit.recipe import Recipe, TokenizerSpec
 from toolkit.run import Outcome
 from toolkit.run_folder import MARGINS, plot_file
 from toolkit.trainer_args import build_training_args, evaluate_only_with_validation
-from toolkit.streaming import column_values, columns_of, examples, head
+from toolkit.data.streaming import column_values, columns_of, examples, head
 
 
 SHAPES = {"explicit": ("prompt", "chosen", "rejected"), "instruction": ("instruction", "chosen", "rejected"),

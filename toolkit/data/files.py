@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from toolkit.errors import ToolkitError
-from toolkit.token_shards import is_shard_folder
+from toolkit.data.token_shards import is_shard_folder
 
 # The datasets builder that reads each file suffix; .tsv is csv with a tab delimiter.
 BUILDERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".txt": "text"}
@@ -68,7 +68,7 @@ def is_files_folder(path: Path) -> bool:
 def folder_readings(spec, where: str) -> dict[str, str]:
     """How each folder of data files the recipe names (data.name, train, validation, test) is read: the facts
     `toolkit check` prints and a run announces, so a folder's reading is never a guess."""
-    from toolkit.paths import local_path
+    from toolkit.data.paths import local_path
 
     readings = {}
     for key in ("name", "train", "validation", "test"):

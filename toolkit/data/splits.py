@@ -12,8 +12,8 @@ from datasets import Dataset, DatasetDict
 
 from toolkit.errors import ToolkitError
 from toolkit.recipe import DataSpec, Recipe
-from toolkit.sources import load_file, load_hub
-from toolkit.streaming import column_values, columns_of, examples, finite, is_stream, limited
+from toolkit.data.sources import load_file, load_hub
+from toolkit.data.streaming import column_values, columns_of, examples, finite, is_stream, limited
 
 SPLITS = ("train", "validation", "test")
 # What one document of a .txt file is, by datasets' text builder's own `sample_by` names.
@@ -43,7 +43,7 @@ def mixture_taken(recipe: Recipe) -> dict | None:
     """What the recipe's mixture took from each source when its splits were read (None without a mixture)."""
     if not recipe.data.mixture:
         return None
-    from toolkit.mixture import taken_report
+    from toolkit.data.mixture import taken_report
 
     return taken_report(recipe.data, recipe.training.get("seed", 42), f"{recipe.source}: data")
 
@@ -54,7 +54,7 @@ def read_splits(recipe: Recipe, txt_default: str = "line") -> DatasetDict:
     spec, where = recipe.data, f"{recipe.source}: data"
     unit = txt_unit(spec, txt_default, where)
     if spec.mixture:
-        from toolkit.mixture import read_mixture
+        from toolkit.data.mixture import read_mixture
 
         train = read_mixture(spec, recipe.training.get("seed", 42), where, unit)[0]
         splits = DatasetDict({"train": train, **{name: load_file(getattr(spec, name), f"{where}.{name}", unit,
@@ -239,7 +239,7 @@ def read_lm_splits(recipe: Recipe, txt_default: str) -> tuple[DatasetDict, Split
 
 
 def is_tokenized(split) -> bool:
-    """A split read from token shards (toolkit.token_shards): blocks of input_ids, no text."""
+    """A split read from token shards (toolkit.data.token_shards): blocks of input_ids, no text."""
     return columns_of(split) == ["input_ids", "attention_mask"]
 
 

@@ -12,23 +12,23 @@ import transformers
 from datasets import DatasetDict
 from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
 
-from toolkit.corpus import clean_splits
-from toolkit.data import SplitPlan, is_tokenized, lm_blocks, map_processes, read_lm_splits, txt_reading
+from toolkit.data.corpus import clean_splits
+from toolkit.data.splits import SplitPlan, is_tokenized, lm_blocks, map_processes, read_lm_splits, txt_reading
 from toolkit.errors import ToolkitError
 from toolkit.init_check import stall_warning
-from toolkit.lm_metrics import lm_metrics
-from toolkit.per_example import ROWS
+from toolkit.metrics.language_model import lm_metrics
+from toolkit.metrics.per_example import ROWS
 from toolkit.models import max_positions, apply_lora, load_model, load_tokenizer
 from toolkit.owned_folder import MARK, claim, entries, is_ours, require_ours
 from toolkit.plots import plot_values
-from toolkit.paths import local_path
+from toolkit.data.paths import local_path
 from toolkit.recipe import Recipe, TokenizerSpec
 from toolkit.run import Outcome
 from toolkit.run_folder import LOSSES, plot_file
-from toolkit.token_shards import MANIFEST, check_fit, fingerprint, manifest_of, write_split
+from toolkit.data.token_shards import MANIFEST, check_fit, fingerprint, manifest_of, write_split
 from toolkit.trainer_args import build_training_args, evaluate_only_with_validation, optimizer_steps
 from toolkit.progress import model_facts
-from toolkit.streaming import examples, is_stream, texts_of
+from toolkit.data.streaming import examples, is_stream, texts_of
 
 TXT_UNIT = "document"  # raw text is read whole: a story's lines or paragraphs are not separate documents
 
@@ -99,7 +99,7 @@ def prepare_lm(recipe: Recipe, config_class, defaults: dict, auto_class, separat
 
 
 def tokenize_corpus(recipe: Recipe, output: Path, separator: str, overwrite: bool = False) -> dict:
-    """Write the recipe's token blocks as shards (toolkit.token_shards) in `output`: read, cleaned and cut
+    """Write the recipe's token blocks as shards (toolkit.data.token_shards) in `output`: read, cleaned and cut
     exactly as training would cut them at data.max_length, with the tokenizer saved beside them. Written
     in a staging folder and moved into place at the end, so a failed run leaves `output` as it was."""
     import shutil
@@ -161,7 +161,7 @@ def build_lm_trainer(prepared: Prepared, mlm: bool) -> Trainer:
 
 
 def measure_blocks(trainer, prepared: Prepared, name: str) -> dict:
-    """Held-out loss and perplexity of a split of blocks (toolkit.lm_metrics)."""
+    """Held-out loss and perplexity of a split of blocks (toolkit.metrics.language_model)."""
     return lm_metrics(trainer, prepared.splits, [name])[name]
 
 
