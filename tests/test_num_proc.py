@@ -9,7 +9,8 @@ import os
 from datasets import Dataset, DatasetDict
 
 from conftest import ROOT
-from toolkit.data.splits import PARALLEL_ROWS, map_processes, text_blocks
+from toolkit.data.blocks import text_blocks
+from toolkit.data.splits import PARALLEL_ROWS, map_processes
 from toolkit.recipe import DataSpec
 from toolkit.tokenizer import train_bpe
 

@@ -10,7 +10,8 @@ from datasets import Dataset, DatasetDict
 
 import toolkit
 from conftest import TINY_BERT, TINY_GPT2, write_jsonl
-from toolkit.data.splits import finish_splits, read_splits, text_blocks
+from toolkit.data.blocks import text_blocks
+from toolkit.data.splits import finish_splits, read_splits
 from toolkit.recipe import load_recipe
 from toolkit.tasks import pretrain
 

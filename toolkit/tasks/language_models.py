@@ -13,7 +13,8 @@ from datasets import DatasetDict
 from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
 
 from toolkit.data.corpus import clean_splits
-from toolkit.data.splits import SplitPlan, is_tokenized, lm_blocks, map_processes, read_lm_splits, txt_reading
+from toolkit.data.blocks import is_tokenized, lm_blocks, read_lm_splits, txt_reading
+from toolkit.data.splits import SplitPlan, map_processes
 from toolkit.errors import ToolkitError
 from toolkit.init_check import stall_warning
 from toolkit.metrics.language_model import lm_metrics
