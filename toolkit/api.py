@@ -142,7 +142,7 @@ def prepare_corpus_files(recipe: str | Path | dict | Recipe, overrides: list[str
     # read whole: every document goes into datatrove's input shards once (a training stream is read many times)
     loaded.data = dataclasses.replace(loaded.data, streaming=False,
                                       clean=dataclasses.replace(loaded.data.clean or CleanSpec(), **settings))
-    folder = Path(output).expanduser() if output else Path(str(loaded.training["output_dir"]) + "-corpus")
+    folder = Path(output).expanduser() if output else Path(str(loaded.output_dir) + "-corpus")
     # a rerun continues in its own folder; a folder of the user's (their corpus, say) is never written into
     require_ours(folder, "a prepared corpus", [loaded.source, loaded.data.train, loaded.data.validation,
                                                loaded.data.test])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from toolkit.errors import ToolkitError
 from toolkit.recipe import load_recipe, parse_overrides, read_yaml
-from toolkit.run_folder import folder_plan, is_finished, output_dir_of, read_run
+from toolkit.run_folder import folder_plan, is_finished, read_run
 from toolkit.progress import say
 from toolkit.run import TrainResult
 
@@ -60,15 +60,15 @@ def check_pipeline(source, overrides=None) -> list[dict]:
     facts, outputs = [], set()
     for recipe in load_stages(source, overrides):
         model = recipe.model.name_or_path
-        if is_finished(output_dir_of(recipe)) and not recipe.overwrite:
-            facts.append({"recipe": recipe.source, "task": recipe.task, "skipped": f"{output_dir_of(recipe)} is finished"})
+        if is_finished(recipe.output_dir) and not recipe.overwrite:
+            facts.append({"recipe": recipe.source, "task": recipe.task, "skipped": f"{recipe.output_dir} is finished"})
         elif model and Path(model).resolve() in outputs and not is_finished(model):
             facts.append({"recipe": recipe.source, "task": recipe.task, "model": f"{model} (from an earlier stage)"})
         else:
             task = get_task(recipe.task, recipe.source)
             facts.append({"recipe": recipe.source, **task.describe(task.prepare(recipe)),
                           "output": folder_plan(recipe)[0]})
-        outputs.add(output_dir_of(recipe).resolve())
+        outputs.add(recipe.output_dir.resolve())
     return facts
 
 
@@ -78,7 +78,7 @@ def run_pipeline(source, overrides=None) -> list[TrainResult]:
     recipes = load_stages(source, overrides)
     results = []
     for i, recipe in enumerate(recipes, 1):
-        output_dir = output_dir_of(recipe)  # the rule check_pipeline and train follow
+        output_dir = recipe.output_dir  # the rule check_pipeline and train follow
         say(f"\n=== stage {i}/{len(recipes)}: {recipe.task} ({recipe.source})")
         if is_finished(output_dir) and not recipe.overwrite:
             say(f"skipped: {output_dir} already holds a finished run")

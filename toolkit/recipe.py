@@ -174,7 +174,8 @@ class Recipe:
 
     @property
     def output_dir(self) -> Path:
-        return Path(self.training["output_dir"])
+        """Where the run writes: the one rule every command follows (output_dir_for)."""
+        return Path(output_dir_for(self.training.get("output_dir"), self.source, self.task))
 
 
 RECIPE_KEYS = [f.name for f in dataclasses.fields(Recipe) if f.name != "source"]

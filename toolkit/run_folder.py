@@ -26,7 +26,7 @@ from accelerate import PartialState
 from toolkit.errors import ToolkitError
 from toolkit.files import write_atomic
 from toolkit.owned_folder import CREATED, MARK, claim, entries, few, is_ours, refusal_for, unwritable
-from toolkit.recipe import Recipe, output_dir_for, recipe_text
+from toolkit.recipe import Recipe, recipe_text
 from toolkit.run_lock import HOLDER, LOCK, lock, release
 
 FINISHED = "run.json"  # written last: its presence means the run completed
@@ -66,15 +66,6 @@ def examples_file(folder: Path, split: str, before: bool = False) -> Path:
     return Path(folder) / f"examples_{split}{'_before' if before else ''}.jsonl"
 PREVIOUS = ".previous"  # a replaced finished run, until its replacement finishes
 INVOCATION_FLAGS = ("overwrite", "resume")  # how a run was started, not what it is: never part of re-running it
-
-
-def default_output_dir(recipe: Recipe) -> str:
-    return output_dir_for(None, recipe.source, recipe.task)
-
-
-def output_dir_of(recipe: Recipe) -> Path:
-    """Where a recipe writes (toolkit.recipe.output_dir_for resolved it when the recipe was loaded)."""
-    return Path(output_dir_for(recipe.training.get("output_dir"), recipe.source, recipe.task))
 
 
 def is_finished(folder) -> bool:
@@ -188,7 +179,7 @@ def inputs_of(recipe: Recipe) -> list[str]:
 def folder_plan(recipe: Recipe) -> FolderPlan:
     """What `train` does with the recipe's output folder; reads only (but for a probe file that tests the folder
     can be written). `toolkit check` prints `says`; `train` raises `refusal`."""
-    output_dir = output_dir_of(recipe)
+    output_dir = recipe.output_dir
     refusal = refusal_for(output_dir, inputs_of(recipe), "a run") or unwritable(output_dir)
     if refusal:
         return FolderPlan(output_dir, f"train refuses {output_dir}: " + refusal.split(": ", 1)[1], refusal)

@@ -13,7 +13,6 @@ from toolkit.guards import DIVERGENCE_FACTOR
 from toolkit.lm_head import default_mode, mode_in_force
 from toolkit.process_group import start_process_group
 from toolkit.recipe import Recipe
-from toolkit.run_folder import output_dir_of
 from toolkit.schema import coerce_fields, suggest
 
 
@@ -131,7 +130,7 @@ def build_training_args(recipe: Recipe, config_class, defaults: dict):
         ours["train_sampling_strategy"] = "sequential"
     if "gradient_checkpointing" in values:  # the recipe's old name wins over our default under the new one
         ours.pop("activation_checkpointing", None)
-    merged = {"use_cpu": not has_accelerator(), **ours, **values, "output_dir": str(output_dir_of(recipe))}
+    merged = {"use_cpu": not has_accelerator(), **ours, **values, "output_dir": str(recipe.output_dir)}
     field_defaults = {f.name: f.default for f in dataclasses.fields(config_class)}
     start_process_group(merged["use_cpu"], merged.get("ddp_timeout", field_defaults.get("ddp_timeout", 1800)),
                         merged.get("ddp_backend"))  # before the config: it sets up the (distributed) state
