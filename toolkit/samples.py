@@ -31,9 +31,9 @@ class SampleCallback(TrainerCallback):
         self.rows: list[dict] = []
 
     @classmethod
-    def of(cls, style: str | None, recipe, tokenizer) -> SampleCallback | None:
-        """Samples in a task's style (STYLES) of the recipe's eval.prompts; None without either."""
-        if not style or not recipe.eval.prompts:
+    def of(cls, recipe, tokenizer, style: str) -> SampleCallback | None:
+        """Samples of the recipe's eval.prompts in a task's style (STYLES); None without prompts."""
+        if not recipe.eval.prompts:
             return None
         return cls(tokenizer, list(recipe.eval.prompts), recipe.eval.max_new_tokens, **STYLES[style])
 

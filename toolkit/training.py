@@ -43,9 +43,10 @@ def run(recipe: Recipe) -> TrainResult:
 
     held_out = [name for name in ("validation", "test") if name in prepared.splits]
     before = measure(task, prepared, held_out, trainer, seeded=False) if facts.measured_before else {}
-    answers = HeldOutAnswers.of(recipe, prepared.splits if facts.answers else {})
-    answers.take("before", trainer, prepared.tokenizer)
-    samples = SampleCallback.of(facts.samples, recipe, prepared.tokenizer)
+    answers = HeldOutAnswers.of(recipe, prepared.splits) if facts.answers else None
+    if answers:
+        answers.take("before", trainer, prepared.tokenizer)
+    samples = SampleCallback.of(recipe, prepared.tokenizer, facts.samples) if facts.samples else None
     if samples:
         samples.attach(trainer)
     trained = train_model(trainer, plan.checkpoint, own_keys(recipe, facts.defaults).divergence_factor,
@@ -53,12 +54,13 @@ def run(recipe: Recipe) -> TrainResult:
     if samples:
         samples.sample_trained(trainer)
     after = measure(task, prepared, [name for name in held_out if name in recipe.eval.splits], trainer)
-    answers.take("after", trainer, prepared.tokenizer)
+    if answers:
+        answers.take("after", trainer, prepared.tokenizer)
 
     output_dir = recipe.output_dir
     save_model(trainer, prepared.tokenizer, output_dir)
     outcome = Outcome(recipe, prepared, trainer, before, after, output_dir)
-    artifacts, generated = answers.write(output_dir, trainer)
+    artifacts, generated = answers.write(output_dir, trainer) if answers else ({}, {})
     if trainer.is_world_process_zero():
         if facts.loss_title and plot_loss(trainer.state.log_history, plot_file(output_dir, LOSS_CURVE), facts.loss_title):
             artifacts["loss_curve"] = plot_file(output_dir, LOSS_CURVE)
