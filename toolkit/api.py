@@ -51,12 +51,13 @@ def check(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None
     from toolkit.trainer_args import chosen_settings
 
     from toolkit.run_folder import folder_plan
+    from toolkit.training import described
 
     loaded = load_recipe(recipe, _merge(overrides, kwargs))
     task = get_task(loaded.task, loaded.source)
     plan = folder_plan(loaded)[0]  # read-only: what train would do with the folder, never a refusal here
     prepared = task.prepare(loaded)
-    facts = {**task.describe(prepared), "output": plan,
+    facts = {**described(task, prepared), "output": plan,
              "settings": chosen_settings(prepared.args, loaded, task.FACTS.fused_lm_head)}
     if show:
         if not hasattr(task, "examples"):

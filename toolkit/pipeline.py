@@ -56,6 +56,7 @@ def check_pipeline(source, overrides=None) -> list[dict]:
     """What each stage would do. A stage whose model an earlier stage writes is checked as far as it can
     be without that model; a finished stage is reported as skipped."""
     from toolkit.tasks import get_task
+    from toolkit.training import described
 
     facts, outputs = [], set()
     for recipe in load_stages(source, overrides):
@@ -66,7 +67,7 @@ def check_pipeline(source, overrides=None) -> list[dict]:
             facts.append({"recipe": recipe.source, "task": recipe.task, "model": f"{model} (from an earlier stage)"})
         else:
             task = get_task(recipe.task, recipe.source)
-            facts.append({"recipe": recipe.source, **task.describe(task.prepare(recipe)),
+            facts.append({"recipe": recipe.source, **described(task, task.prepare(recipe)),
                           "output": folder_plan(recipe)[0]})
         outputs.add(recipe.output_dir.resolve())
     return facts

@@ -9,11 +9,11 @@ import time
 import transformers
 from accelerate import PartialState
 
-from toolkit.metrics.answers import HeldOutAnswers
+from toolkit.metrics.answers import HeldOutAnswers, change_lines
 from toolkit.interrupted import continuable
 from toolkit.metrics.per_example import split_off, write_all
 from toolkit.plots import plot_loss
-from toolkit.progress import announce, is_main_process, say
+from toolkit.progress import announce, is_main_process, say, small_data_warnings
 from toolkit.recipe import Recipe
 from toolkit.report import write_report
 from toolkit.run import (Outcome, TrainResult, held_out_rise, ranks_agree, save_model, train_loss, train_model)
@@ -38,7 +38,7 @@ def run(recipe: Recipe) -> TrainResult:
     plan = check_output_dir(recipe)  # refused, or marked and locked, before anything loads
     prepared = task.prepare(recipe)  # reads only: bad input fails here, with nothing written
     clear_output_dir(recipe)  # --overwrite: the previous run's files move aside
-    announce(task.describe(prepared))
+    announce(described(task, prepared))
     trainer = task.build_trainer(prepared)
 
     held_out = [name for name in ("validation", "test") if name in prepared.splits]
@@ -70,10 +70,18 @@ def run(recipe: Recipe) -> TrainResult:
     metrics = {"train_loss": train_loss(trainer, trained.resumed_at), **({"before": before} if facts.measured_before else {}),
                **after, **generated, **(task.extra_metrics(outcome) if hasattr(task, "extra_metrics") else {})}
     result = finish(recipe, trainer, metrics, artifacts, started, trained.started_at)
-    for line in task.summary(outcome):
+    for line in task.summary(outcome) + change_lines(generated.get("generations")):
         say(line)
     say(f"outputs in {output_dir}/")
     return result
+
+
+def described(task, prepared) -> dict:
+    """What would run (the task's describe), with the warnings every task shares: printed at the start of a run
+    and by `toolkit check`."""
+    facts = task.describe(prepared)
+    warnings = facts.get("warnings", []) + small_data_warnings(facts, prepared.recipe)
+    return {**facts, **({"warnings": warnings} if warnings else {})}
 
 
 def measure(task, prepared, names: list[str], trainer=None, seeded: bool = True) -> dict:

@@ -159,6 +159,29 @@ def means(rows: list[dict], when: str) -> dict:
     return out
 
 
+# The answer scores a summary line compares, by name as said; higher is better for each.
+COMPARED = {"exact_match": "exact match", "f1": "token F1", "rouge_l": "ROUGE-L", "judge": "judge"}
+
+
+def change_lines(summary: dict | None) -> list[str]:
+    """What a run's summary says of its held-out answers (metrics.json's "generations"): each reference score
+    before -> after, and plainly when one fell, since a task's own metric (DPO's reward accuracy, say) can rise
+    while the answers get worse."""
+    if not summary or "before" not in summary or "after" not in summary:
+        return []
+    before, after = summary["before"], summary["after"]
+    shown = [key for key in COMPARED if key in before and key in after]
+    if not shown:
+        return []
+    lines = [f"answers to {summary['prompts']} held-out prompts ({summary['split']}, greedy): " + ", ".join(
+        f"{COMPARED[key]} {before[key]:.3f} -> {after[key]:.3f}" for key in shown)]
+    worse = [COMPARED[key] for key in shown if after[key] < before[key]]
+    if worse:
+        lines.append(f"warning: the held-out answers got worse ({', '.join(worse)} fell), which the task's own "
+                     f"metric above does not show: read generations.jsonl before trusting this model.")
+    return lines
+
+
 @dataclass
 class HeldOutAnswers:
     """Greedy answers to a run's held-out prompts, taken before and after training."""

@@ -185,5 +185,22 @@ def outputs(outcome: Outcome) -> dict:
 
 
 def summary(outcome: Outcome) -> list[str]:
-    return [f"{name}: accuracy {m['accuracy']:.4f}, macro-F1 {m['f1']:.4f}, precision {m['precision']:.4f}, "
-            f"recall {m['recall']:.4f}" for name, m in outcome.after.items()]
+    lines = []
+    for name, m in outcome.after.items():
+        lines.append(f"{name}: accuracy {m['accuracy']:.4f}, macro-F1 {m['f1']:.4f}, precision {m['precision']:.4f}, "
+                     f"recall {m['recall']:.4f}")
+        lines += collapse_warning(name, m["confusion_matrix"], outcome.prepared.label_names)
+    return lines
+
+
+def collapse_warning(name: str, matrix: list[list[int]], label_names: list[str]) -> list[str]:
+    """A model that predicts one class for every row of a split that holds several learned nothing but the prior:
+    said, with what usually helps (too few steps is the common cause on small data)."""
+    predicted = [sum(row[column] for row in matrix) for column in range(len(label_names))]
+    present = sum(1 for row in matrix if sum(row))
+    if present < 2 or sum(1 for count in predicted if count) != 1:
+        return []
+    only = label_names[next(i for i, count in enumerate(predicted) if count)]
+    return [f"warning: {name}: every prediction is '{only}': the model learned only which label is common. Train "
+            f"longer (training.num_train_epochs), or raise training.learning_rate; `toolkit check` says how many "
+            f"optimizer steps the run takes."]

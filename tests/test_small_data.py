@@ -1,0 +1,49 @@
+"""A newcomer's own small data with a copied recipe: `check` and the run say when there are too few optimizer steps
+to learn from or too few held-out rows to measure, a classifier that predicts one class for everything is named,
+and a run that writes answers says when they got worse, whatever its own metric did."""
+
+from __future__ import annotations
+
+import toolkit
+from conftest import TINY_BERT, classification_recipe, toy_rows, write_jsonl
+from toolkit.metrics.answers import change_lines
+from toolkit.tasks.classification import collapse_warning
+
+
+def sixty_rows(tmp_path, **training) -> dict:
+    recipe = classification_recipe(tmp_path, TINY_BERT, **training)
+    recipe["data"]["train"] = str(write_jsonl(tmp_path / "mine.jsonl", toy_rows()[:60]))
+    return recipe
+
+
+def test_check_warns_of_few_steps_and_small_held_out_splits(tmp_path):
+    warnings = toolkit.check(sixty_rows(tmp_path))["warnings"]  # 2 epochs of 42 rows in batches of 16: 6 steps
+    assert any(w.startswith("6 optimizer steps is few to learn from") for w in warnings), warnings
+    assert any("the validation split holds 6 rows" in w and "±0.40" in w for w in warnings), warnings
+    assert any("the test split holds 12 rows" in w for w in warnings), warnings
+
+
+def test_enough_steps_or_a_chosen_step_count_are_not_warned_of(tmp_path):
+    chosen = toolkit.check(sixty_rows(tmp_path, max_steps=10)).get("warnings", [])
+    assert not any("optimizer steps" in w for w in chosen)  # the recipe chose its steps
+    many = toolkit.check(classification_recipe(tmp_path, TINY_BERT, num_train_epochs=3)).get("warnings", [])
+    assert not any("optimizer steps" in w or "split holds" in w for w in many), many  # 105 steps, 80 / 160 rows
+
+
+def test_a_classifier_that_predicts_one_class_is_named():
+    collapsed = collapse_warning("test", [[0, 9], [0, 3]], ["ham", "spam"])
+    assert collapsed and "every prediction is 'spam'" in collapsed[0]
+    assert collapse_warning("test", [[8, 1], [0, 3]], ["ham", "spam"]) == []
+    assert collapse_warning("test", [[9, 0], [0, 0]], ["ham", "spam"]) == []  # one class in the split: no verdict
+
+
+def test_answers_that_got_worse_are_said_beside_the_task_metric():
+    summary = {"split": "test", "prompts": 46, "before": {"exact_match": 0.370, "f1": 0.777, "length": 9.0},
+               "after": {"exact_match": 0.065, "f1": 0.587, "length": 30.0}}
+    lines = change_lines(summary)
+    assert lines[0] == ("answers to 46 held-out prompts (test, greedy): exact match 0.370 -> 0.065, "
+                        "token F1 0.777 -> 0.587")
+    assert lines[1].startswith("warning: the held-out answers got worse (exact match, token F1 fell)")
+    better = {**summary, "after": {"exact_match": 0.5, "f1": 0.8}}
+    assert len(change_lines(better)) == 1
+    assert change_lines(None) == [] and change_lines({"split": "test", "prompts": 0, "before": {}}) == []
