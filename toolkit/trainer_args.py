@@ -14,6 +14,7 @@ from toolkit.lm_head import default_mode, mode_in_force
 from toolkit.process_group import start_process_group
 from toolkit.recipe import Recipe
 from toolkit.schema import coerce_fields, suggest
+from toolkit.threads import planned
 
 
 def has_accelerator() -> bool:
@@ -93,6 +94,8 @@ class OwnKeys:
     # Stop the run when its training loss stays above this many times its first logged loss for 3 logs in a row
     # (toolkit.guards.StopOnBadLoss); null: never. Above 1.
     divergence_factor: float | None = DIVERGENCE_FACTOR
+    # torch's threads on a CPU run; null: the cores other processes leave free when the run starts (toolkit.threads)
+    threads: int | None = None
 
 
 OWN_KEYS = [f.name for f in dataclasses.fields(OwnKeys)]
@@ -106,12 +109,20 @@ def split_training(training: dict, config_class, where: str) -> tuple[dict, dict
         close = suggest(str(key), OWN_KEYS)
         if key not in fields and close:  # a typo of one of ours: name ours, not the config's nearest field
             raise ToolkitError(f"{where}: unknown key '{key}'{close}.")
+    return coerce_fields(theirs, config_class, where), checked_own(training, where)
+
+
+def checked_own(training: dict, where: str) -> dict:
+    """The toolkit's own keys of a training block, coerced and checked."""
     own = coerce_fields({key: training[key] for key in OWN_KEYS if key in training}, OwnKeys, where)
     factor = own.get("divergence_factor")
     if factor is not None and not factor > 1:
         raise ToolkitError(f"{where}.divergence_factor is {factor}; it must be above 1 (how many times its first "
                            f"logged value the training loss may reach), or null never to stop a run for it.")
-    return coerce_fields(theirs, config_class, where), own
+    if own.get("threads") is not None and own["threads"] < 1:
+        raise ToolkitError(f"{where}.threads is {own['threads']}; it must be at least 1, or null to use the cores "
+                           f"that are free when the run starts.")
+    return own
 
 
 def build_training_args(recipe: Recipe, config_class, defaults: dict):
@@ -145,8 +156,7 @@ def build_training_args(recipe: Recipe, config_class, defaults: dict):
 def own_keys(recipe: Recipe, defaults: dict) -> OwnKeys:
     """The toolkit's own training keys in force: the recipe's, over the task's defaults, over OwnKeys'. Checked
     with the rest of the block by build_training_args."""
-    own = coerce_fields({key: recipe.training[key] for key in OWN_KEYS if key in recipe.training}, OwnKeys,
-                        f"{recipe.source}: training")
+    own = checked_own(recipe.training, f"{recipe.source}: training")
     return OwnKeys(**{**{key: defaults[key] for key in OWN_KEYS if key in defaults}, **own})
 
 
@@ -171,8 +181,10 @@ def chosen_settings(args, recipe: Recipe, fused_lm_head: bool) -> dict:
     precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
     checkpointing = getattr(args, "activation_checkpointing", None)
     checkpointing = args.gradient_checkpointing if checkpointing is None else checkpointing
+    threads = planned(own_keys(recipe, {}).threads, not has_accelerator())
     settings = {
         "device": describe_device(),
+        **({"threads": f"{threads[0]} ({threads[1]})"} if threads else {}),
         "precision": f"{precision} ({who('bf16') if precision != 'fp16' else who('fp16')})",
         "gradient_checkpointing": f"{bool(checkpointing)} ({who('gradient_checkpointing')})",
         "train_sampling_strategy": f"{getattr(args, 'train_sampling_strategy', 'random')} "

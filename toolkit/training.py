@@ -21,7 +21,8 @@ from toolkit.run_folder import (LOSS_CURVE, SAMPLES_WRITTEN, check_output_dir, c
                                 mark_finished, plot_file, write_run_files)
 from toolkit.samples import SampleCallback
 from toolkit.tasks import get_task
-from toolkit.trainer_args import lm_head_of, own_keys
+from toolkit.threads import set_for_run
+from toolkit.trainer_args import has_accelerator, lm_head_of, own_keys
 
 
 def train(recipe: Recipe, pipeline: bool = False) -> TrainResult:
@@ -36,9 +37,13 @@ def run(recipe: Recipe) -> TrainResult:
     task = get_task(recipe.task, recipe.source)
     facts = task.FACTS
     plan = check_output_dir(recipe)  # refused, or marked and locked, before anything loads
+    own = own_keys(recipe, facts.defaults)
+    threads = set_for_run(own.threads, on_cpu=not has_accelerator())  # the cores free now, before any model loads
     prepared = task.prepare(recipe)  # reads only: bad input fails here, with nothing written
     clear_output_dir(recipe)  # --overwrite: the previous run's files move aside
     announce(described(task, prepared))
+    if threads:
+        say(threads)
     trainer = task.build_trainer(prepared)
 
     held_out = [name for name in ("validation", "test") if name in prepared.splits]
@@ -49,8 +54,7 @@ def run(recipe: Recipe) -> TrainResult:
     samples = SampleCallback.of(recipe, prepared.tokenizer, facts.samples) if facts.samples else None
     if samples:
         samples.attach(trainer)
-    trained = train_model(trainer, plan.checkpoint, own_keys(recipe, facts.defaults).divergence_factor,
-                          lm_head_of(recipe, prepared.args))
+    trained = train_model(trainer, plan.checkpoint, own.divergence_factor, lm_head_of(recipe, prepared.args))
     if samples:
         samples.sample_trained(trainer)
     after = measure(task, prepared, [name for name in held_out if name in recipe.eval.splits], trainer)
