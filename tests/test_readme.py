@@ -89,3 +89,13 @@ def test_version_help_and_recipe_listing_answer_at_once(tmp_path):
     missing = subprocess.run([sys.executable, "-m", "toolkit", "recipes", "--dir", "nowhere"], capture_output=True,
                              text=True, cwd=tmp_path)
     assert missing.returncode == 2 and "clone of the repository" in missing.stderr
+
+
+def test_a_recipe_is_listed_with_its_whole_first_sentence():
+    from toolkit.cli import first_sentence
+
+    assert first_sentence("# One line, a whole sentence. Then more.\n# More.\ntask: sft\n") == \
+        "One line, a whole sentence."
+    assert first_sentence("# A sentence that runs on,\n# e.g. over two lines (and more). Next.\n") == \
+        "A sentence that runs on, e.g. over two lines (and more)."
+    assert first_sentence("# Unfinished\n#   toolkit train x.yaml\n") == "Unfinished"

@@ -46,6 +46,10 @@ def test_run_folder_holds_what_a_person_reads_and_eval_reproduces_it(task, tmp_p
     page = (folder / "report.html").read_text()
     assert page.count("data:image/png;base64,") == len(plots)
     assert_pages_agree(folder)
+    assert any(p.name.startswith("losses_") or p.name.startswith("margins_") or p.name.startswith("rewards_")
+               for p in plots), "no per-example histogram"
+    before_after = "before → after training" in (folder / "report.md").read_text()
+    assert before_after == bool(json.loads((folder / "metrics.json").read_text()).get("before"))  # legend only then
 
     written = json.loads((folder / "metrics.json").read_text())
     assert held_out(written), "the run evaluated no held-out split"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import sys
 import traceback
@@ -305,17 +306,34 @@ def interrupted_line(args: argparse.Namespace, stop: KeyboardInterrupt) -> str:
 
 
 def list_recipes(folder: Path) -> int:
-    """Each recipe and pipeline under `folder`, with the first line of its opening comment."""
+    """Each recipe and pipeline under `folder`, with the first sentence of its opening comment."""
     if not folder.is_dir():
         raise ToolkitError(f"{folder}: no such folder. The shipped recipes live in the project's recipes/ folder "
                            f"(a clone of the repository); run this from its root or pass --dir.")
     for path in sorted(folder.rglob("*.yaml")):
         if "accelerate" in path.parts:
             continue
-        lines = path.read_text(encoding="utf-8").splitlines()
-        summary = next((line.lstrip("# ").strip() for line in lines if line.startswith("#")), "")
-        print(f"{path}  {summary}")
+        print(f"{path}  {first_sentence(path.read_text(encoding='utf-8'))}")
     return 0
+
+
+SENTENCE_END = re.compile(r"(?<!e\.g)(?<!i\.e)\.(?=\s|$)")  # a period that ends a sentence, not "e.g."
+
+
+def first_sentence(recipe_text: str) -> str:
+    """The opening comment's first sentence, however many comment lines it takes (up to a blank comment line or
+    a command)."""
+    words = []
+    for line in recipe_text.splitlines():
+        text = line.lstrip("#").strip()
+        if not line.startswith("#") or not text or text.startswith("toolkit "):
+            break
+        words.append(text)
+        if SENTENCE_END.search(text):
+            break
+    sentence = " ".join(words)
+    end = SENTENCE_END.search(sentence)
+    return sentence[:end.end()] if end else sentence
 
 
 def chat_loop(args: argparse.Namespace) -> None:

@@ -105,8 +105,8 @@ def report_page(run: Run) -> Page:
 
 def results_section(run: Run) -> Section:
     rows = headline(run)
-    blocks = [Paragraph([Code("a → b"), ": before → after training."]),
-              Table(["split", "metric", "value"], rows) if rows else Paragraph("(no held-out metrics)")]
+    legend = [Paragraph([Code("a → b"), ": before → after training."])] if run.metrics.get("before") else []
+    blocks = legend + [Table(["split", "metric", "value"], rows) if rows else Paragraph("(no held-out metrics)")]
     blocks += [Paragraph(warning, strong=True) for warning in divergence_warnings(run)]
     if "train_loss" in run.metrics:
         blocks.append(Paragraph(f"Training loss (mean over the run): {number(run.metrics['train_loss'])}"))
@@ -155,11 +155,14 @@ def answers_section(run: Run) -> Section | None:
     scores = [[label, *(number(summary[when][key]) if key in summary.get(when, {}) else "—"
                         for when in ("before", "after"))]
               for key, label in GENERATION_SCORES.items() if key in summary.get("after", {})]
+    first = first_answers(run)
     return Section("What it writes", [
         Paragraph([f"Greedy answers to {summary['prompts']} held-out prompts ({summary['split']}), before and after "
                    "training; every answer is in ", Code(GENERATIONS), "."]),
         Table(["score", "before", "after"], scores),
-        Table(["prompt", "reference", "before", "after"], first_answers(run))])
+        Paragraph(f"The first {len(first)} of the {summary['prompts']} answers:" if len(first) < summary["prompts"]
+                  else "The answers:"),
+        Table(["prompt", "reference", "before", "after"], first)])
 
 
 def first_answers(run: Run, examples: int = 3) -> list[list[str]]:

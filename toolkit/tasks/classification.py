@@ -22,10 +22,10 @@ from toolkit.data.labels import check_label_column, stray_labels
 from toolkit.metrics.classification import argmax_logits, classification_metrics, confusion
 from toolkit.metrics.per_example import ROWS, mean
 from toolkit.models import max_positions, apply_lora, load_model, load_tokenizer, train_last_layers
-from toolkit.plots import plot_confusion
+from toolkit.plots import plot_confusion, plot_values
 from toolkit.recipe import Recipe
 from toolkit.run import Outcome
-from toolkit.run_folder import CONFUSION, plot_file
+from toolkit.run_folder import CONFUSION, LOSSES, plot_file
 from toolkit.tasks import TaskFacts
 from toolkit.trainer_args import build_training_args, evaluate_only_with_validation, optimizer_steps
 from toolkit.progress import length_stats, model_facts
@@ -177,11 +177,19 @@ def measure(trainer: Trainer, prepared: Prepared, name: str) -> dict:
 
 
 def outputs(outcome: Outcome) -> dict:
-    """A confusion matrix per held-out split."""
-    return {f"confusion_{name}": plot_confusion(values["confusion_matrix"], outcome.prepared.label_names,
-                                                plot_file(outcome.output_dir, CONFUSION, name),
-                                                f"Confusion matrix ({name})")
-            for name, values in outcome.after.items()}
+    """A confusion matrix per held-out split, and how the loss spreads over its examples (a few confident mistakes
+    and many near-misses can share one accuracy)."""
+    artifacts = {}
+    for name, values in outcome.after.items():
+        artifacts[f"confusion_{name}"] = plot_confusion(values["confusion_matrix"], outcome.prepared.label_names,
+                                                        plot_file(outcome.output_dir, CONFUSION, name),
+                                                        f"Confusion matrix ({name})")
+        spread = plot_values({"after": [row["loss"] for row in values[ROWS]]},
+                             plot_file(outcome.output_dir, LOSSES, name), f"Loss per held-out example ({name})",
+                             "cross-entropy of the true label")
+        if spread:
+            artifacts[f"losses_{name}"] = spread
+    return artifacts
 
 
 def summary(outcome: Outcome) -> list[str]:
