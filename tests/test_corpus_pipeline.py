@@ -166,3 +166,13 @@ def test_a_rerun_after_a_killed_run_skips_the_finished_tasks(tmp_path):
     keep, steps = clean_corpus(texts, CleanSpec(**RECIPE_CLEAN))
     assert [row["source_row"] for row in read_kept(folder / "train.jsonl")] == [i for i, k in enumerate(keep) if k]
     assert json.loads((folder / "report.json").read_text())["steps"] == steps
+
+
+def test_prepare_corpus_prints_its_summary_and_keeps_datatrove_logs_in_a_file(tmp_path):
+    recipe = corpus_recipe(tmp_path, shipped_texts()[:30])
+    done = subprocess.run([sys.executable, "-m", "toolkit", "prepare-corpus", recipe, "--tasks", "2"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Launching pipeline" not in done.stderr and len(done.stderr.splitlines()) < 10, done.stderr
+    assert "Launching pipeline" in (tmp_path / "runs" / "lm-corpus" / "logs" / "datatrove.log").read_text()
+    assert yaml.safe_load(done.stdout)["documents_in"] == 30

@@ -47,3 +47,19 @@ def test_answers_that_got_worse_are_said_beside_the_task_metric():
     better = {**summary, "after": {"exact_match": 0.5, "f1": 0.8}}
     assert len(change_lines(better)) == 1
     assert change_lines(None) == [] and change_lines({"split": "test", "prompts": 0, "before": {}}) == []
+
+
+def test_warnings_and_the_corpus_cleaning_are_one_line_each(capsys):
+
+    from toolkit.cli import one_line_warning
+    from toolkit.progress import announce
+
+    line = one_line_warning(UserWarning("the reference model is frozen"), UserWarning, "/x/trl/dpo.py", 12)
+    assert line == "warning: the reference model is frozen (UserWarning, dpo.py:12)\n"
+    announce({"task": "pretrain", "model": "gpt2", "parameters": 1, "trainable_parameters": 1,
+              "splits": {"train": {"examples": 3}}, "optimizer_steps": 1, "examples_per_step": 3,
+              "corpus_cleaning": {"documents_in": 324, "documents_kept": 180,
+                                  "steps": [{"step": "language", "removed": 40}, {"step": "exact_dedup", "removed": 0},
+                                            {"step": "gopher_quality", "removed": 104}]}})
+    assert "corpus cleaning: kept 180 of 324 documents (removed: language 40, gopher_quality 104)" in \
+        capsys.readouterr().out

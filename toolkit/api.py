@@ -136,6 +136,7 @@ def prepare_corpus_files(recipe: str | Path | dict | Recipe, overrides: list[str
 
     from toolkit.data.corpus import prepare_corpus_files as prepare
     from toolkit.owned_folder import claim, require_ours
+    from toolkit.progress import quiet_stderr
     from toolkit.recipe import CleanSpec
 
     loaded = load_recipe(recipe, overrides)
@@ -149,7 +150,8 @@ def prepare_corpus_files(recipe: str | Path | dict | Recipe, overrides: list[str
                                                loaded.data.test])
     separator = tokenizing_separator(loaded) if tokenize else None
     claim(folder)
-    report = prepare(loaded, folder, executor, slurm)
+    with quiet_stderr(folder / "logs" / "datatrove.log"):  # datatrove's logs: with --verbose, or in that file
+        report = prepare(loaded, folder, executor, slurm)
     if tokenize and "submitted" not in report:
         from toolkit.tasks.language_models import tokenize_corpus
 

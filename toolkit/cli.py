@@ -9,6 +9,7 @@ import re
 import shlex
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 import yaml
@@ -356,7 +357,14 @@ def chat_loop(args: argparse.Namespace) -> None:
         print(f"model> {reply}", flush=True)
 
 
+def one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """A library's warning as one line: Python's own format adds the source line that raised it, which reads
+    as a stray `  warnings.warn(` under the message."""
+    return f"warning: {message} ({category.__name__}, {Path(filename).name}:{lineno})\n"
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.formatwarning = one_line_warning
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     accelerate = argv[argv.index("--") + 1:] if "--" in argv else []  # toolkit launch: accelerate's own options

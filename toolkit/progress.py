@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
 
 from accelerate import PartialState
 
@@ -15,6 +18,27 @@ VERBOSE = "TOOLKIT_VERBOSE"  # set (by `toolkit --verbose`): the libraries' own 
 
 def verbose() -> bool:
     return os.environ.get(VERBOSE) == "1"
+
+
+@contextmanager
+def quiet_stderr(kept: Path):
+    """Inside the block, what the process and its workers write to stderr goes to `kept` instead of the screen,
+    unless `toolkit --verbose`: datatrove logs every task's every step (about 190 lines for the demo corpus) before
+    the summary a person reads. The file keeps them, for when something fails."""
+    if verbose():
+        yield
+        return
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    screen = os.dup(2)
+    with open(kept, "a", encoding="utf-8") as sink:
+        os.dup2(sink.fileno(), 2)  # the descriptor, so forked workers write there too
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(screen, 2)
+            os.close(screen)
 
 
 def is_main_process() -> bool:
@@ -90,5 +114,10 @@ def announce(facts: dict) -> None:
             for row in facts["mixture"]["datasets"]))
     for key, reading in facts.get("folders", {}).items():
         say(f"{key}: read {reading}")
+    cleaning = facts.get("corpus_cleaning")
+    if cleaning:
+        removed = ", ".join(f"{row['step']} {row['removed']}" for row in cleaning["steps"] if row.get("removed"))
+        say(f"corpus cleaning: kept {cleaning['documents_kept']} of {cleaning['documents_in']} documents"
+            + (f" (removed: {removed})" if removed else ""))
     for warning in facts.get("warnings", []):
         say(f"warning: {warning}")
