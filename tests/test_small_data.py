@@ -4,6 +4,8 @@ and a run that writes answers says when they got worse, whatever its own metric 
 
 from __future__ import annotations
 
+import pytest
+
 import toolkit
 from conftest import TINY_BERT, classification_recipe, toy_rows, write_jsonl
 from toolkit.metrics.answers import change_lines
@@ -63,3 +65,34 @@ def test_warnings_and_the_corpus_cleaning_are_one_line_each(capsys):
                                             {"step": "gopher_quality", "removed": 104}]}})
     assert "corpus cleaning: kept 180 of 324 documents (removed: language 40, gopher_quality 104)" in \
         capsys.readouterr().out
+
+
+def test_init_writes_a_recipe_fitted_to_the_file_that_checks_clean(tmp_path):
+    import yaml
+
+    from toolkit.errors import ToolkitError
+
+    data = write_jsonl(tmp_path / "mine.jsonl", toy_rows()[:60])
+    path = toolkit.init("classification", data, tmp_path / "mine.yaml")
+    recipe = yaml.safe_load(path.read_text())
+    assert recipe["data"]["text_column"] == "text" and recipe["data"]["label_column"] == "label"
+    assert "# labels found: " in path.read_text()
+    facts = toolkit.check(str(path), {"training.output_dir": str(tmp_path / "run")})
+    assert facts["optimizer_steps"] >= 50
+    assert not any("optimizer steps" in w for w in facts.get("warnings", []))
+    with pytest.raises(ToolkitError, match="already exists"):
+        toolkit.init("classification", data, path)  # a file of the user's is never replaced
+    many = write_jsonl(tmp_path / "corpus.jsonl", [{"body": row["text"]} for row in toy_rows()])
+    written = yaml.safe_load(toolkit.init("pretrain", many, tmp_path / "lm.yaml").read_text())
+    assert written["data"]["text_column"] == "body" and written["data"]["split"] == {"validation": 0.1, "test": 0.2}
+
+
+@pytest.mark.slow
+def test_a_starter_recipe_learns_from_sixty_rows(tmp_path):
+    """The case that failed with a copied recipe (6 steps, one class predicted) learns with the starter's choices."""
+    data = write_jsonl(tmp_path / "mine.jsonl", toy_rows()[:60])
+    path = toolkit.init("classification", data, tmp_path / "mine.yaml")
+    result = toolkit.train(str(path), {"training.output_dir": str(tmp_path / "run")})
+    test = result.metrics["test"]
+    predicted = [sum(column) for column in zip(*test["confusion_matrix"], strict=True)]
+    assert test["accuracy"] > 0.6 and all(predicted), test  # beats chance, and predicts both classes

@@ -7,7 +7,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_WHERE = {"train": "toolkit.api", "check": "toolkit.api", "evaluate": "toolkit.api", "predict": "toolkit.api",
+_WHERE = {"train": "toolkit.api", "check": "toolkit.api", "init": "toolkit.api", "evaluate": "toolkit.api", "predict": "toolkit.api",
           "score": "toolkit.api", "generate": "toolkit.api", "fill_mask": "toolkit.api", "load": "toolkit.api", "report": "toolkit.api",
           "compare": "toolkit.api", "prepare_corpus_files": "toolkit.api", "tokenize": "toolkit.api", "judge_runs": "toolkit.api", "harness": "toolkit.api",
           "prepare_corpus": "toolkit.data.corpus", "train_bpe": "toolkit.tokenizer",

@@ -12,7 +12,7 @@ from toolkit.recipe import Recipe, load_recipe
 from toolkit.run import TrainResult
 from toolkit.tasks import get_task
 
-__all__ = ["train", "check", "predict", "generate", "fill_mask", "score", "load", "evaluate", "report", "compare",
+__all__ = ["train", "check", "init", "predict", "generate", "fill_mask", "score", "load", "evaluate", "report", "compare",
            "prepare_corpus_files", "tokenize", "judge_runs", "harness"]
 
 
@@ -69,6 +69,15 @@ def check(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None
 
         facts["examples"] = [as_dict(example, prepared.tokenizer) for example in task.examples(prepared, show)]
     return facts
+
+
+def init(task: str, data: str | Path, output: str | Path, model: str | None = None) -> Path:
+    """Write a starter recipe for `task` fitted to the data file (toolkit.starter): columns found, labels counted,
+    held-out splits that can measure, epochs / batch / learning rate for its size, each choice commented. `output`
+    must not exist yet. Returns its path; `check` it, then `train` it."""
+    from toolkit.starter import write_starter
+
+    return write_starter(task, str(data), str(output), model)
 
 
 def harness(run_dir: str | Path, tasks: list[str], include: str | Path | None = None, limit: int | None = None,

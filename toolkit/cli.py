@@ -39,6 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="print the first N training examples as the trainer sees them: tokens, which carry loss, "
                             "what max_length cuts")
 
+    init = commands.add_parser("init", help="write a starter recipe fitted to a data file (columns, labels, sizes)")
+    init.add_argument("--task", required=True, help="classification, pretrain, mlm, sft, reward, dpo, kto, orpo, rlhf")
+    init.add_argument("--data", required=True, help="the training file (JSONL, JSON, CSV, Parquet, text)")
+    init.add_argument("--output", help="the recipe to write (default: DATA's name + -TASK.yaml, beside it); never "
+                                       "replaces a file")
+    init.add_argument("--model", help="the model to start from (default: MiniLM for classification, reward, mlm; "
+                                      "GPT-2 small from the hub otherwise)")
+
     tokenize = commands.add_parser("tokenize", help="write a pretrain/mlm recipe's token blocks as shards, to train "
                                                      "on many times without tokenizing again")
     tokenize.add_argument("recipe")
@@ -164,6 +172,12 @@ def prepare_corpus(args, api) -> None:
     print(yaml.safe_dump(facts, sort_keys=False, allow_unicode=True), end="")
 
 
+def init(args, api) -> None:
+    output = args.output or str(Path(args.data).with_name(f"{Path(args.data).stem}-{args.task}.yaml"))
+    path = api.init(args.task, args.data, output, args.model)
+    print(f"wrote {path}; next: toolkit check {path}, then toolkit train {path}")
+
+
 def tokenize(args, api) -> None:
     overrides = list(args.overrides) + (["model.trust_remote_code=true"] if trusted(args) else [])
     summary = api.tokenize(args.recipe, args.output, overrides, overwrite=args.overwrite)
@@ -223,7 +237,7 @@ def fill_mask(args, api) -> None:
 
 
 # Each command and the function that runs it, given the parsed arguments and toolkit.api.
-COMMANDS = {"train": train, "launch": lambda args, api: launch_checked(args), "check": check,
+COMMANDS = {"train": train, "launch": lambda args, api: launch_checked(args), "check": check, "init": init,
             "prepare-corpus": prepare_corpus, "tokenize": tokenize, "eval": evaluate, "report": report,
             "compare": compare, "predict": predict, "generate": generate, "chat": lambda args, api: chat_loop(args),
             "score": score, "fill-mask": fill_mask}
