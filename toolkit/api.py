@@ -50,14 +50,16 @@ def check(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None
         return check_pipeline(recipe, _merge(overrides, kwargs))
     from toolkit.trainer_args import chosen_settings
 
+    from toolkit.offline import offline_if_local
     from toolkit.run_folder import folder_plan
     from toolkit.training import described
 
     loaded = load_recipe(recipe, _merge(overrides, kwargs))
     task = get_task(loaded.task, loaded.source)
     plan = folder_plan(loaded)[0]  # read-only: what train would do with the folder, never a refusal here
+    offline = offline_if_local(loaded)
     prepared = task.prepare(loaded)
-    facts = {**described(task, prepared), "output": plan,
+    facts = {**described(task, prepared), "output": plan, **({"hub": offline} if offline else {}),
              "settings": chosen_settings(prepared.args, loaded, task.FACTS.fused_lm_head)}
     if show:
         if not hasattr(task, "examples"):

@@ -10,6 +10,7 @@ import transformers
 from accelerate import PartialState
 
 from toolkit.metrics.answers import HeldOutAnswers, change_lines
+from toolkit.offline import offline_if_local
 from toolkit.interrupted import continuable
 from toolkit.metrics.per_example import split_off, write_all
 from toolkit.plots import plot_loss
@@ -39,11 +40,13 @@ def run(recipe: Recipe) -> TrainResult:
     plan = check_output_dir(recipe)  # refused, or marked and locked, before anything loads
     own = own_keys(recipe, facts.defaults)
     threads = set_for_run(own.threads, on_cpu=not has_accelerator())  # the cores free now, before any model loads
+    offline = offline_if_local(recipe)  # no request to the hub when the run needs nothing from it
     prepared = task.prepare(recipe)  # reads only: bad input fails here, with nothing written
     clear_output_dir(recipe)  # --overwrite: the previous run's files move aside
     announce(described(task, prepared))
-    if threads:
-        say(threads)
+    for line in (threads, offline):
+        if line:
+            say(line)
     trainer = task.build_trainer(prepared)
 
     held_out = [name for name in ("validation", "test") if name in prepared.splits]
