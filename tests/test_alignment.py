@@ -12,6 +12,7 @@ import toolkit
 from conftest import ROOT, TINY_GPT2, write_jsonl
 from toolkit.recipe import load_recipe
 from toolkit.tasks import dpo, kto
+from toolkit.tasks.preferences import load_pairs
 
 PREFERENCES = ROOT / "toolkit" / "assets" / "toy_preferences.jsonl"
 
@@ -43,7 +44,7 @@ def test_reward_model_learns_the_preferences_and_scores(tmp_path):
     assert sum(c > r for c, r in zip(chosen, rejected, strict=True)) >= 14
 
 
-@pytest.mark.parametrize("shape", ["explicit", "implicit", "instruction", "conversational"])
+@pytest.mark.parametrize("shape", ["explicit", "implicit", "instruction", "conversational", "sharegpt"])
 def test_every_preference_shape_is_accepted(tmp_path, shape):
     rows = pairs(40)
     prompt = [r["instruction"] + (f"\n\n{r['input']}" if r["input"] else "") for r in rows]
@@ -55,12 +56,32 @@ def test_every_preference_shape_is_accepted(tmp_path, shape):
         data = [{"prompt": [{"role": "user", "content": p}],
                  "chosen": [{"role": "assistant", "content": r["chosen"]}],
                  "rejected": [{"role": "assistant", "content": r["rejected"]}]} for p, r in zip(prompt, rows, strict=True)]
+    elif shape == "sharegpt":  # LLaMA-Factory's ranking format
+        data = [{"conversations": [{"from": "human", "value": p}], "chosen": {"from": "gpt", "value": r["chosen"]},
+                 "rejected": {"from": "gpt", "value": r["rejected"]}} for p, r in zip(prompt, rows, strict=True)]
     else:
         data = rows
     train = write_jsonl(tmp_path / "pairs.jsonl", data)
     for task in ("reward", "dpo"):
         result = toolkit.train(preference_recipe(tmp_path / shape, task, str(train), max_steps=2))
         assert (result.output_dir / "run.json").is_file()
+
+
+def test_sharegpt_pairs_become_a_prompt_conversation_and_two_replies(tmp_path):
+    """LLaMA-Factory's ranking rows: the turns before the replies (system and earlier exchanges kept) are the
+    prompt; `chosen` and `rejected`, one {from, value} turn each, are the assistant's replies."""
+    row = {"conversations": [{"from": "system", "value": "Be brief."}, {"from": "human", "value": "Hi"},
+                             {"from": "gpt", "value": "Hello."}, {"from": "human", "value": "Capital of Peru?"}],
+           "chosen": {"from": "gpt", "value": "Lima."}, "rejected": {"from": "gpt", "value": "Quito."}}
+    train = write_jsonl(tmp_path / "ranking.jsonl", [row] * 8)
+    recipe = preference_recipe(tmp_path, "dpo", str(train))
+    del recipe["data"]["split"]
+    splits, shape = load_pairs(load_recipe(recipe), conversational=True)
+    assert shape == "sharegpt"
+    assert splits["train"][0] == {
+        "prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+                   {"role": "assistant", "content": "Hello."}, {"role": "user", "content": "Capital of Peru?"}],
+        "chosen": [{"role": "assistant", "content": "Lima."}], "rejected": [{"role": "assistant", "content": "Quito."}]}
 
 
 def test_dpo_widens_the_margin_and_leaves_the_reference_alone(tmp_path):

@@ -83,6 +83,18 @@ CASES = {
     "sft_unknown_role": (lambda t: {**recipe_with(t, train=rows_file(t, "chat.jsonl", [
         {"messages": [{"role": "human", "content": "hi"}, {"role": "assistant", "content": "hello"}]}])),
         "task": "sft"}, ["row 1", "role 'human'"]),
+    "sft_sharegpt_unknown_speaker": (lambda t: {**recipe_with(t, train=rows_file(t, "sharegpt.jsonl", [
+        {"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]},
+        {"conversations": [{"from": "human", "value": "hi"}, {"from": "robot", "value": "beep"}]}])),
+        "task": "sft"}, ["split 'train' row 2", "ShareGPT speaker 'robot'", "'from' may be", "human", "gpt"]),
+    "dpo_sharegpt_unknown_speaker": (lambda t: {**recipe_with(t, train=rows_file(t, "ranking.jsonl", [
+        {"conversations": [{"from": "robot", "value": "hi"}], "chosen": {"from": "gpt", "value": "hello"},
+         "rejected": {"from": "gpt", "value": "go away"}}])), "task": "dpo"},
+        ["split 'train' row 1", "ShareGPT speaker 'robot'", "'from' may be"]),
+    "dpo_sharegpt_reply_not_from_the_assistant": (lambda t: {**recipe_with(t, train=rows_file(t, "ranking.jsonl", [
+        {"conversations": [{"from": "human", "value": "hi"}], "chosen": {"from": "gpt", "value": "hello"},
+         "rejected": {"from": "human", "value": "go away"}}])), "task": "dpo"},
+        ["split 'train' row 1", "'rejected'", "assistant's reply"]),
     "pretrain_text_column_missing": (lambda t: {**recipe_with(t, text_column="body"), "task": "pretrain"},
                                      ["no column 'body'", "data.text_column"]),
     "mlm_probability_wrong_type": (lambda t: {**recipe_with(t), "task": "mlm",

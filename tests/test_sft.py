@@ -1,5 +1,5 @@
 """Instruction SFT: trained answers come back and stop at <|im_end|>; loss only on the assistant's tokens;
-LoRA trains adapters only and merges exactly; every data shape TRL knows is accepted."""
+LoRA trains adapters only and merges exactly; every data shape TRL knows is accepted, and ShareGPT's."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 
 import toolkit
 from conftest import ROOT, TINY_GPT2, write_jsonl
-from toolkit.chat import IM_END
+from toolkit.chat import IM_END, sharegpt_to_messages
 from toolkit.recipe import load_recipe
 from toolkit.tasks import sft
 
@@ -115,3 +115,51 @@ def test_each_data_shape_trains(tmp_path, shape):
     facts = toolkit.check(sft_recipe(tmp_path / "again", str(train)))
     assert facts["data_format"] == shape
     assert facts["loss_on"] == ("completions" if shape == "prompt-completion" else "assistant turns")
+
+
+def sharegpt_rows(taught: list[dict]) -> list[dict]:
+    """Two exchanges per row after a system turn, in ShareGPT's speaker names (both of each pair)."""
+    return [{"conversations": [{"from": "system", "value": "Answer in a few words."},
+                               {"from": "human", "value": prompt_of(a)}, {"from": "gpt", "value": a["output"]},
+                               {"from": "user", "value": prompt_of(b)}, {"from": "assistant", "value": b["output"]}]}
+            for a, b in zip(taught[::2], taught[1::2], strict=True)]
+
+
+def trained_runs(part: dict) -> list[str]:
+    """The texts of an example's stretches of tokens that carry loss, in order."""
+    runs, previous = [], False
+    for token, trained in zip(part["tokens"], part["trained"], strict=True):
+        if trained and not previous:
+            runs.append("")
+        if trained:
+            runs[-1] += token
+        previous = trained
+    return runs
+
+
+def test_sharegpt_conversations_train_with_loss_on_every_assistant_turn(tmp_path):
+    """ShareGPT rows (`conversations` of {from, value}, what Axolotl and LLaMA-Factory read) train as `messages`
+    do: the loss covers each reply and its end-of-turn token, never the system or user turns."""
+    taught = rows(6)
+    train = write_jsonl(tmp_path / "train.jsonl", sharegpt_rows(taught))
+    recipe = sft_recipe(tmp_path, str(train), max_steps=2)
+    recipe["data"]["max_length"] = 128
+    facts = toolkit.check(recipe, show=3)
+    assert facts["data_format"] == "sharegpt" and facts["loss_on"] == "assistant turns"
+    for example, first, second in zip(facts["examples"], taught[::2], taught[1::2], strict=True):
+        (part,) = example["parts"]
+        assert part["cut"] == 0
+        assert [run.strip() for run in trained_runs(part)] == [first["output"] + IM_END, second["output"] + IM_END]
+    result = toolkit.train(recipe)
+    assert (result.output_dir / "run.json").is_file()
+
+
+def test_sharegpt_speaker_names_become_chat_roles():
+    names = ["system", "human", "gpt", "user", "assistant", "chatgpt", "bing", "bard", "model", "Human", "GPT"]
+    turns = [{"from": name, "value": f"turn {i}"} for i, name in enumerate(names)]
+    messages = sharegpt_to_messages(turns, "here")
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user", "assistant", "assistant",
+                                             "assistant", "assistant", "assistant", "user", "assistant"]
+    assert [m["content"] for m in messages] == [t["value"] for t in turns]
+    with pytest.raises(toolkit.ToolkitError, match="here: ShareGPT speaker 'robot'.*human.*gpt"):
+        sharegpt_to_messages([{"from": "human", "value": "hi"}, {"from": "robot", "value": "beep"}], "here")

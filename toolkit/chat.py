@@ -2,7 +2,7 @@
 
 The template marks assistant content with {% generation %} so TRL's assistant_only_loss can build its mask,
 and puts <|im_end|> inside that block so the model is trained to emit it, which is what makes generation
-stop.
+stop. Other data shapes (Alpaca triples, ShareGPT conversations) become chat messages here.
 """
 
 from __future__ import annotations
@@ -66,4 +66,29 @@ def alpaca_to_messages(instruction: str, input_text: str | None, output: str | N
     messages = [{"role": "user", "content": user}]
     if output is not None:
         messages.append({"role": "assistant", "content": output.strip()})
+    return messages
+
+
+# ShareGPT's speaker names ('from') and the chat role each stands for: FastChat's human/gpt (with the chatgpt,
+# bing and bard of the ShareGPT dumps it cleans), LLaMA-Factory's human/gpt/system defaults, the role names
+# Axolotl maps (user, assistant, model), and the chat roles themselves.
+SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
+                  "model": "assistant", "chatgpt": "assistant", "bing": "assistant", "bard": "assistant"}
+
+
+def sharegpt_to_messages(turns, where: str) -> list[dict]:
+    """A ShareGPT conversation (a list of {from, value} turns) as chat messages ({role, content}). `where` names
+    the row, for the message refusing a turn that is not one (an unknown speaker, no text)."""
+    if not isinstance(turns, list) or not all(isinstance(turn, dict) for turn in turns):
+        raise ToolkitError(f"{where}: a ShareGPT conversation must be a list of {{from, value}} turns.")
+    messages = []
+    for turn in turns:
+        speaker = turn.get("from")
+        role = SHAREGPT_ROLES.get(speaker.strip().lower()) if isinstance(speaker, str) else None
+        if role is None:
+            raise ToolkitError(f"{where}: ShareGPT speaker {speaker!r} is not one this reads; 'from' may be "
+                               f"{', '.join(SHAREGPT_ROLES)}.")
+        if not isinstance(turn.get("value"), str):
+            raise ToolkitError(f"{where}: the {speaker!r} turn has no text ('value').")
+        messages.append({"role": role, "content": turn["value"]})
     return messages

@@ -80,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     generate = commands.add_parser("generate", help="generate text with a trained pretrain/SFT model")
     generate.add_argument("model_dir")
     generate.add_argument("prompts", nargs="+")
-    chat = commands.add_parser("chat", help="talk to a trained SFT model (empty line or Ctrl-D to stop)")
+    chat = commands.add_parser("chat", help="talk to a trained SFT model, which sees the whole conversation "
+                                            "(/reset starts a new one; empty line or Ctrl-D to stop)")
     chat.add_argument("model_dir")
     for sub in (generate, chat):
         sub.add_argument("--max-new-tokens", type=int, default=64)
@@ -352,13 +353,16 @@ def first_sentence(recipe_text: str) -> str:
 
 
 def chat_loop(args: argparse.Namespace) -> None:
-    """One question, one answer: the model was trained on single turns, so each prompt starts fresh."""
-    from toolkit.generation import generate_with, load_for_generation
+    """A conversation: each message is answered with the turns before it (toolkit.generation.chat_turn) until
+    /reset starts a new one. Once it outgrows the model's positions its oldest exchanges are left out, which is
+    said once per conversation."""
+    from toolkit.generation import MessageTooLong, chat_turn, load_for_generation
 
     model, tokenizer = load_for_generation(args.model_dir, args.trust_remote_code)
     if not tokenizer.chat_template:
         raise ToolkitError(f"{args.model_dir}: this model has no chat template; use `toolkit generate --no-chat`.")
-    print("Type a message (empty line or Ctrl-D to stop).", flush=True)
+    print("Type a message (/reset starts a new conversation; empty line or Ctrl-D to stop).", flush=True)
+    history, told = [], False
     while True:
         try:
             prompt = input("you> ").strip()
@@ -366,9 +370,22 @@ def chat_loop(args: argparse.Namespace) -> None:
             break
         if not prompt:
             break
-        reply = generate_with(model, tokenizer, [prompt], args.max_new_tokens, args.temperature, args.top_p,
-                              chat=True, seed=args.seed)[0]
-        print(f"model> {reply}", flush=True)
+        if prompt == "/reset":
+            history, told = [], False
+            print("(a new conversation)", flush=True)
+            continue
+        try:
+            turn = chat_turn(model, tokenizer, history, prompt, args.max_new_tokens, args.temperature, args.top_p,
+                             args.seed)
+        except MessageTooLong as error:  # the conversation so far is still there: the user can go on
+            print(f"error: {error}", file=sys.stderr, flush=True)
+            continue
+        if turn.dropped and not told:
+            print("(the conversation no longer fits the model: its oldest turns are left out from here on)",
+                  flush=True)
+            told = True
+        history = turn.history
+        print(f"model> {turn.reply}", flush=True)
 
 
 def one_line_warning(message, category, filename, lineno, line=None) -> str:

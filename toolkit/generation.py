@@ -1,12 +1,15 @@
-"""Text out of a causal LM: batched, chat-formatted when the tokenizer has a template, stopping at end of turn."""
+"""Text out of a causal LM: batched, chat-formatted when the tokenizer has a template, stopping at end of turn;
+and a conversation's next turn, with the turns before it (what `toolkit chat` keeps)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 import torch
 
 from toolkit.chat import apply_template, end_of_turn_ids
+from toolkit.errors import ToolkitError
 from toolkit.loading import saved_model, saved_tokenizer
 from toolkit.models import max_positions
 from toolkit.run_folder import require_model_folder
@@ -30,16 +33,67 @@ def generate_with(model, tokenizer, prompts: list[str], max_new_tokens: int = 64
     chat: apply the tokenizer's chat template (each prompt is one user turn); None = when it has one.
     """
     chat = bool(tokenizer.chat_template) if chat is None else chat
-    if chat:
-        fix = ("Fix its template (chat_template.jinja in that folder), or generate plain text without it: "
-               "toolkit generate --no-chat (Python: chat=False).")
-        texts = [apply_template(tokenizer, [{"role": "user", "content": p}], fix, tokenize=False,
-                                add_generation_prompt=True) for p in prompts]
-    else:
-        texts = list(prompts)
-    sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else {}
+    texts = [chat_text(tokenizer, [{"role": "user", "content": p}]) for p in prompts] if chat else list(prompts)
     return [tokenizer.decode(ids, skip_special_tokens=True).strip()
-            for ids, _ in new_tokens(model, tokenizer, texts, max_new_tokens, sampling, seed)]
+            for ids, _ in new_tokens(model, tokenizer, texts, max_new_tokens, sampling_for(temperature, top_p), seed)]
+
+
+def sampling_for(temperature: float, top_p: float) -> dict:
+    return {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else {}
+
+
+def chat_text(tokenizer, turns: list[dict]) -> str:
+    """The turns through the tokenizer's chat template, ending where the assistant's answer starts."""
+    fix = ("Fix its template (chat_template.jinja in that folder), or generate plain text without it: "
+           "toolkit generate --no-chat (Python: chat=False).")
+    return apply_template(tokenizer, turns, fix, tokenize=False, add_generation_prompt=True)
+
+
+class MessageTooLong(ToolkitError):
+    """A chat message that, alone, leaves the model no room to answer."""
+
+
+class ChatTurn(NamedTuple):
+    reply: str
+    history: list[dict]  # the conversation after this turn: the turns kept, the message and the reply
+    dropped: int  # earlier turns left out so that the conversation fits the model's positions
+
+
+def fitting_history(turns: list[dict], length: Callable[[list[dict]], int], room: int) -> tuple[list[dict], int]:
+    """The newest turns whose `length` (tokens, as formatted) is within `room`, and how many were dropped. Whole
+    exchanges go, oldest first, so that what is left still opens on a user turn, as templates expect; a leading
+    system turn and the last turn always stay."""
+    start = 1 if turns and turns[0]["role"] == "system" else 0
+    kept = list(turns)
+    while length(kept) > room and len(kept) - start > 1:
+        del kept[start]
+        while len(kept) - start > 1 and kept[start]["role"] != "user":
+            del kept[start]
+    return kept, len(turns) - len(kept)
+
+
+def chat_turn(model, tokenizer, history: list[dict], message: str, max_new_tokens: int = 64,
+              temperature: float = 0.0, top_p: float = 1.0, seed: int = 0) -> ChatTurn:
+    """The model's answer to `message` after the conversation so far: every turn of `history` goes through the
+    chat template with it, save the oldest exchanges once they and the answer no longer fit the model's
+    positions (room for the answer as held-out answers leave it: max_new_tokens, at most half the positions)."""
+    turns, dropped = [*history, {"role": "user", "content": message}], 0
+    limit = max_positions(model)
+    if limit:
+        room = limit - min(max_new_tokens, limit // 2)
+
+        def length(kept: list[dict]) -> int:
+            return len(tokenizer(chat_text(tokenizer, kept), add_special_tokens=False)["input_ids"])
+
+        turns, dropped = fitting_history(turns, length, room)
+        if (needed := length(turns)) > room:
+            raise MessageTooLong(f"that message is too long for this model: with the chat template it takes "
+                                 f"{needed} of the {limit} positions, and at most {room} leave room for the "
+                                 f"answer. Send a shorter one.")
+    ((ids, _),) = new_tokens(model, tokenizer, [chat_text(tokenizer, turns)], max_new_tokens,
+                             sampling_for(temperature, top_p), seed)
+    reply = tokenizer.decode(ids, skip_special_tokens=True).strip()
+    return ChatTurn(reply, [*turns, {"role": "assistant", "content": reply}], dropped)
 
 
 def new_tokens(model, tokenizer, texts: list[str], max_new_tokens: int, sampling: dict | None = None,

@@ -3,6 +3,8 @@
 - `chosen` + `rejected` (the prompt implicit in both), or `prompt` + `chosen` + `rejected`;
 - `instruction` (+ `input`) + `chosen` + `rejected`, the usual preference JSON, made into prompt + replies;
 - conversational values (lists of {role, content} turns) pass through as they are;
+- ShareGPT's, as LLaMA-Factory's ranking data: `conversations` (the turns before the replies, {from, value}) +
+  `chosen` + `rejected` (one {from, value} turn each), made into prompt + replies conversations;
 - for KTO, unpaired replies too: `prompt` + `completion` + `label` (true = desirable, false = undesirable).
 
 A model with a chat template gets the pairs as conversations (prompt = a user turn, replies = assistant
@@ -17,7 +19,7 @@ import transformers
 from datasets import DatasetDict
 from transformers import AutoModelForCausalLM
 
-from toolkit.chat import alpaca_to_messages, ensure_chat_template
+from toolkit.chat import alpaca_to_messages, ensure_chat_template, sharegpt_to_messages
 from toolkit.data.splits import finish_splits, map_processes, read_splits, require_columns, require_values, strings_in
 from toolkit.errors import ToolkitError
 from toolkit.metrics.per_example import ROWS
@@ -27,23 +29,52 @@ from toolkit.recipe import Recipe, TokenizerSpec
 from toolkit.run import Outcome
 from toolkit.run_folder import MARGINS, plot_file
 from toolkit.trainer_args import build_training_args, evaluate_only_with_validation
-from toolkit.data.streaming import column_values, columns_of, examples, head
+from toolkit.data.streaming import column_values, columns_of, examples, head, is_stream
 
 
 SHAPES = {"explicit": ("prompt", "chosen", "rejected"), "instruction": ("instruction", "chosen", "rejected"),
-          "implicit": ("chosen", "rejected"), "unpaired": ("prompt", "completion", "label")}
+          "sharegpt": ("conversations", "chosen", "rejected"), "implicit": ("chosen", "rejected"),
+          "unpaired": ("prompt", "completion", "label")}
 
 
 def detect(columns: list[str], where: str, unpaired: bool) -> str:
     if "chosen" in columns and "rejected" in columns:
         if "prompt" in columns:
             return "explicit"
-        return "instruction" if "instruction" in columns else "implicit"
+        if "instruction" in columns:
+            return "instruction"
+        return "sharegpt" if "conversations" in columns else "implicit"
     if unpaired and "completion" in columns and "label" in columns:
         return "unpaired"
     also = " Unpaired data for KTO: 'prompt', 'completion' and a true/false 'label'." if unpaired else ""
-    raise ToolkitError(f"{where}: preference data needs 'chosen' and 'rejected' columns (with 'prompt', or "
-                       f"'instruction' and optional 'input').{also} Columns here: {', '.join(columns)}.")
+    raise ToolkitError(f"{where}: preference data needs 'chosen' and 'rejected' columns (with 'prompt', "
+                       f"'instruction' and optional 'input', or ShareGPT's 'conversations').{also} Columns here: "
+                       f"{', '.join(columns)}.")
+
+
+def sharegpt_pair(row: dict, where: str) -> dict:
+    """A ShareGPT ranking row as conversations: the turns before the replies are the prompt, which ends with
+    the user's turn; `chosen` and `rejected` (a {from, value} turn, or a list of them) are the assistant's."""
+    pair = {"prompt": sharegpt_to_messages(row["conversations"], where)}
+    if not pair["prompt"] or pair["prompt"][-1]["role"] != "user":
+        raise ToolkitError(f"{where}: the 'conversations' before the replies must end with a user turn (from "
+                           f"'human' or 'user'), which the replies answer.")
+    for key in ("chosen", "rejected"):
+        reply = [row[key]] if isinstance(row[key], dict) else row[key]
+        pair[key] = sharegpt_to_messages(reply, f"{where}: '{key}'")
+        if not pair[key] or any(turn["role"] != "assistant" for turn in pair[key]):
+            speakers = ", ".join(repr(turn["from"]) for turn in reply) or "no turn"
+            raise ToolkitError(f"{where}: '{key}' must be the assistant's reply (from 'gpt' or 'assistant'); "
+                               f"here it is from {speakers}.")
+    return pair
+
+
+def check_sharegpt_pairs(splits: DatasetDict, where: str) -> None:
+    """Every ranking row (a stream's first ones) read before the conversion runs, so a row that is refused stops
+    the run with its split and row before any progress bar."""
+    for name, split in splits.items():
+        for row, values in enumerate(head(split) if is_stream(split) else split):
+            sharegpt_pair(values, f"{where}: split '{name}' row {row + 1}")
 
 
 def require_bool_labels(splits: DatasetDict, where: str) -> None:
@@ -65,9 +96,13 @@ def load_pairs(recipe: Recipe, conversational: bool, unpaired: bool = False) -> 
     require_values(splits, [c for c in needed if c != "label"], where)
     if shape == "unpaired":
         require_bool_labels(splits, where)
+    if shape == "sharegpt":
+        check_sharegpt_pairs(splits, where)
     replies = ("completion",) if shape == "unpaired" else ("chosen", "rejected")
 
-    def convert(row):
+    def convert(row, index, split):
+        if shape == "sharegpt":
+            row = sharegpt_pair(row, f"{where}: split '{split}' row {index + 1}")
         prompt = row.get("prompt")
         if shape == "instruction":
             prompt = alpaca_to_messages(row["instruction"], row.get("input"), None)[0]["content"]
@@ -89,7 +124,8 @@ def load_pairs(recipe: Recipe, conversational: bool, unpaired: bool = False) -> 
     keep = ["prompt", *replies] if shape != "implicit" else list(replies)
     if shape == "unpaired":
         keep.append("label")
-    converted = DatasetDict({name: split.map(convert, remove_columns=columns_of(split)).select_columns(keep)
+    converted = DatasetDict({name: split.map(convert, with_indices=True, fn_kwargs={"split": name},
+                                             remove_columns=columns_of(split)).select_columns(keep)
                              for name, split in splits.items()})
     return finish_splits(converted, recipe), shape
 

@@ -1,7 +1,8 @@
 """Instruction / chat SFT on TRL's SFTTrainer.
 
-Data, by column: `messages` (a conversation), `prompt` + `completion`, or Alpaca-style `instruction` +
-`output` (+ `input`), which becomes a user turn and an assistant reply. A model without a chat template
+Data, by column: `messages` (a conversation), `prompt` + `completion`, Alpaca-style `instruction` +
+`output` (+ `input`), which becomes a user turn and an assistant reply, or ShareGPT's `conversations` ({from,
+value} turns, what Axolotl and LLaMA-Factory read), which become `messages`. A model without a chat template
 (GPT-2) gets ChatML with a trained end-of-turn token (toolkit.chat) and a pad token distinct from EOS.
 Loss is on the assistant's tokens only (messages) or the completion only (prompt/completion).
 """
@@ -16,7 +17,7 @@ from datasets import Dataset, DatasetDict
 from transformers import AutoModelForCausalLM
 from trl import SFTConfig, SFTTrainer
 
-from toolkit.chat import alpaca_to_messages, ensure_chat_template
+from toolkit.chat import alpaca_to_messages, ensure_chat_template, sharegpt_to_messages
 from toolkit.data.splits import carved_by_split, finish_splits, map_processes, read_splits, require_columns, require_values, strings_in
 from toolkit.devices import accelerator, gpu_kernels, installed_kernels
 from toolkit.errors import ToolkitError
@@ -62,9 +63,12 @@ def detect_format(columns: list[str], where: str) -> str:
         return "prompt-completion"
     if "instruction" in columns and "output" in columns:
         return "alpaca"
+    if "conversations" in columns:
+        return "sharegpt"
     raise ToolkitError(f"{where}: SFT data needs a 'messages' column (a conversation), 'prompt' and "
-                       f"'completion' columns, or Alpaca-style 'instruction' and 'output' (and optional "
-                       f"'input'). Columns here: {', '.join(columns)}.")
+                       f"'completion' columns, Alpaca-style 'instruction' and 'output' (and optional "
+                       f"'input'), or a ShareGPT 'conversations' column ({{from, value}} turns). Columns here: "
+                       f"{', '.join(columns)}.")
 
 
 def check_conversations(split, split_name: str, where: str) -> None:
@@ -85,6 +89,20 @@ def check_conversations(split, split_name: str, where: str) -> None:
                                f"teach only to stop at once. Write the reply or drop the row.")
 
 
+def sharegpt_messages(splits: DatasetDict, where: str) -> DatasetDict:
+    """ShareGPT rows as `messages`. Every row (a stream's first ones) is read before the conversion runs, so a turn
+    that is refused stops the run with its split and row before any progress bar."""
+    for name, split in splits.items():
+        for row, turns in enumerate(column_values(split, "conversations")):
+            sharegpt_to_messages(turns, f"{where}: split '{name}' row {row + 1}")
+
+    def convert(row, index, split):
+        return {"messages": sharegpt_to_messages(row["conversations"], f"{where}: split '{split}' row {index + 1}")}
+
+    return DatasetDict({name: split.map(convert, with_indices=True, fn_kwargs={"split": name},
+                                        remove_columns=columns_of(split)) for name, split in splits.items()})
+
+
 def to_trl_format(splits: DatasetDict, data_format: str, where: str) -> DatasetDict:
     if data_format == "alpaca":
         def convert(row):
@@ -93,6 +111,8 @@ def to_trl_format(splits: DatasetDict, data_format: str, where: str) -> DatasetD
         splits = DatasetDict({name: split.map(convert, remove_columns=columns_of(split))
                               for name, split in splits.items()})
         data_format = "messages"
+    if data_format == "sharegpt":
+        splits, data_format = sharegpt_messages(splits, where), "messages"
     if data_format == "messages":
         for name, split in splits.items():
             check_conversations(split, name, where)
@@ -125,7 +145,7 @@ def prepare(recipe: Recipe) -> Prepared:
     splits = read_splits(recipe)
     data_format = detect_format(splits["train"].column_names, f"{where}: data")
     filled = {"alpaca": ("instruction", "output"), "prompt-completion": ("prompt", "completion"),
-              "messages": ("messages",)}[data_format]
+              "messages": ("messages",), "sharegpt": ("conversations",)}[data_format]
     require_columns(splits, {f"{c} column": c for c in filled}, f"{where}: data")
     require_values(splits, filled, f"{where}: data")
     splits = finish_splits(to_trl_format(splits, data_format, f"{where}: data"), recipe)
