@@ -60,3 +60,12 @@ def test_cli_takes_overrides_before_and_after_flags(tmp_path, capsys):
     assert "examples_per_step" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["train", str(path), "--overwirte"])
+
+
+def test_the_recipe_as_run_leaves_out_data_keys_its_task_never_reads(tmp_path):
+    from conftest import TINY_GPT2, classification_recipe
+
+    classifier = load_recipe(classification_recipe(tmp_path, TINY_GPT2)).to_dict()["data"]
+    assert classifier["label_column"] == "label" and classifier["text_column"] == "text"
+    sft = load_recipe({**classification_recipe(tmp_path, TINY_GPT2), "task": "sft"}).to_dict()["data"]
+    assert "label_column" not in sft and "text_column" not in sft and sft["max_length"] == 48

@@ -40,14 +40,22 @@ def test_a_classifier_that_predicts_one_class_is_named():
 
 
 def test_answers_that_got_worse_are_said_beside_the_task_metric():
+    from toolkit.metrics.answers import worse
+
     summary = {"split": "test", "prompts": 46, "before": {"exact_match": 0.370, "f1": 0.777, "length": 9.0},
-               "after": {"exact_match": 0.065, "f1": 0.587, "length": 30.0}}
+               "after": {"exact_match": 0.065, "f1": 0.587, "length": 30.0}, "worse": ["exact_match", "f1"]}
     lines = change_lines(summary)
     assert lines[0] == ("answers to 46 held-out prompts (test, greedy): exact match 0.370 -> 0.065, "
                         "token F1 0.777 -> 0.587")
-    assert lines[1].startswith("warning: the held-out answers got worse (exact match, token F1 fell)")
-    better = {**summary, "after": {"exact_match": 0.5, "f1": 0.8}}
-    assert len(change_lines(better)) == 1
+    assert lines[1].startswith("warning: the held-out answers got worse (exact match, token F1 fell by more than")
+    assert len(change_lines({**summary, "worse": []})) == 1  # a fall within chance is shown, not warned of
+
+    def rows(before: list[float], after: list[float]) -> list[dict]:
+        return [{"before": {"f1": b}, "after": {"f1": a}} for b, a in zip(before, after, strict=True)]
+
+    assert worse(rows([0.8] * 20, [0.4] * 19 + [0.9])) == ["f1"]  # most prompts answered worse
+    assert worse(rows([0.8] * 20, [0.8] * 19 + [0.3])) == []  # one prompt: chance
+    assert worse(rows([0.5] * 20, [0.6] * 20)) == []
     assert change_lines(None) == [] and change_lines({"split": "test", "prompts": 0, "before": {}}) == []
 
 

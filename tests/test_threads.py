@@ -50,6 +50,7 @@ def test_check_says_how_many_threads_and_why(tmp_path, monkeypatch):
 @pytest.mark.skipif(cores() < 2, reason="needs a second core to keep busy")
 def test_a_run_on_a_busy_machine_takes_the_free_cores(tmp_path, monkeypatch, spinning, capsys):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr("toolkit.threads.TORCH_DEFAULT", cores())  # as torch starts without OMP_NUM_THREADS
     before = torch.get_num_threads()
     try:
         toolkit.train(classification_recipe(tmp_path, TINY_BERT, max_steps=1))

@@ -135,6 +135,11 @@ class DataSpec:
     num_proc: int | None = None  # processes for tokenizing and mapping; null: chosen from the machine (data.map_processes)
 
 
+# Data keys that only some tasks read, and which.
+TASK_DATA_KEYS = {"text_column": {"classification", "pretrain", "mlm"}, "label_column": {"classification"},
+                  "labels": {"classification"}, "num_labels": {"classification"}, "clean": {"pretrain", "mlm"}}
+
+
 @dataclass
 class EvalSpec:
     splits: list = field(default_factory=lambda: ["validation", "test"])  # evaluated at the end of a run
@@ -168,8 +173,14 @@ class Recipe:
     source: str = "<python>"  # where the recipe came from, for messages; not a recipe key
 
     def to_dict(self) -> dict:
+        """The recipe as run, every value in force; a data key only some tasks read is left out of the others'
+        recipes while it holds its default (an SFT recipe with `label_column: label` would suggest it reads one)."""
         as_dict = dataclasses.asdict(self)
         as_dict.pop("source")
+        defaults = DataSpec()
+        for key, tasks in TASK_DATA_KEYS.items():
+            if self.task not in tasks and as_dict["data"].get(key) == getattr(defaults, key):
+                as_dict["data"].pop(key, None)
         return as_dict
 
     @property

@@ -163,6 +163,23 @@ def means(rows: list[dict], when: str) -> dict:
 COMPARED = {"exact_match": "exact match", "f1": "token F1", "rouge_l": "ROUGE-L", "judge": "judge"}
 
 
+def worse(rows: list[dict]) -> list[str]:
+    """The compared scores that fell by more than chance would move them: the mean of the per-prompt changes
+    (after - before, on the same prompts) below zero by more than twice its standard error. A few prompts
+    answered differently move a mean over 46 prompts by a few hundredths either way."""
+    fell = []
+    for key in COMPARED:
+        changes = [float(row["after"][key]) - float(row["before"][key]) for row in rows
+                   if key in row.get("before", {}) and key in row.get("after", {})]
+        if len(changes) < 2:
+            continue
+        mean = sum(changes) / len(changes)
+        spread = (sum((c - mean) ** 2 for c in changes) / (len(changes) - 1)) ** 0.5
+        if mean < 0 and -mean > 2 * spread / len(changes) ** 0.5:
+            fell.append(key)
+    return fell
+
+
 def change_lines(summary: dict | None) -> list[str]:
     """What a run's summary says of its held-out answers (metrics.json's "generations"): each reference score
     before -> after, and plainly when one fell, since a task's own metric (DPO's reward accuracy, say) can rise
@@ -175,10 +192,11 @@ def change_lines(summary: dict | None) -> list[str]:
         return []
     lines = [f"answers to {summary['prompts']} held-out prompts ({summary['split']}, greedy): " + ", ".join(
         f"{COMPARED[key]} {before[key]:.3f} -> {after[key]:.3f}" for key in shown)]
-    worse = [COMPARED[key] for key in shown if after[key] < before[key]]
-    if worse:
-        lines.append(f"warning: the held-out answers got worse ({', '.join(worse)} fell), which the task's own "
-                     f"metric above does not show: read generations.jsonl before trusting this model.")
+    fell = [COMPARED[key] for key in summary.get("worse", [])]
+    if fell:
+        lines.append(f"warning: the held-out answers got worse ({', '.join(fell)} fell by more than chance moves "
+                     f"them), which the task's own metric above does not show: read generations.jsonl before "
+                     f"trusting this model.")
     return lines
 
 
@@ -235,5 +253,5 @@ class HeldOutAnswers:
         path = Path(output_dir) / GENERATIONS
         path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
         summary = {"split": self.split, "prompts": len(rows), "too_long_to_answer": self.too_long,
-                   **{when: means(rows, when) for when in self.answers}}
+                   **{when: means(rows, when) for when in self.answers}, "worse": worse(rows)}
         return {"generations": path}, {"generations": summary}
