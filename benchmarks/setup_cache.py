@@ -2,8 +2,7 @@
 (files read into Arrow, tokenized splits by fingerprint), so it should reach its first training step in a
 small fraction of the first one's set-up time. Each run is its own process, as a user's would be.
 
-    TOOLKIT_REAL_DATA=../shared/data python benchmarks/setup_cache.py     # SMS spam, MiniLM
-    python benchmarks/setup_cache.py                                       # the toy SMS demo when unset
+    python benchmarks/setup_cache.py     # the README's main job: SMS spam (shipped in the package), MiniLM
 
 Set-up = from the start of `toolkit train` to the first training step (run.json: setup_seconds); the
 datasets cache starts empty for the first run (HF_DATASETS_CACHE points to a fresh folder).
@@ -21,23 +20,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def recipe_and_data(work: Path) -> tuple[Path, list[str]]:
-    """The SMS spam recipe on the book's balanced split (as benchmarks/sms_spam.py writes it), or the demo."""
-    real = os.environ.get("TOOLKIT_REAL_DATA")
-    sms = Path(real or "/nonexistent") / "sms_spam" / "SMSSpamCollection.tsv"
-    if not sms.is_file():
-        return ROOT / "recipes/classification/minilm-toy-sms.yaml", []
-    sys.path.insert(0, str(Path(__file__).parent))
-    from sms_spam import balanced_splits
-
-    data = work / "sms-spam-data"
-    data.mkdir(parents=True, exist_ok=True)
-    for name, rows in balanced_splits(sms).items():
-        (data / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return ROOT / "recipes/classification/minilm-sms-spam.yaml", [
-        f"data.{split}={data / split}.jsonl" for split in ("train", "validation", "test")]
+RECIPE = ROOT / "recipes/classification/minilm-sms-spam.yaml"
 
 
 def run_once(recipe: Path, overrides: list[str], output: Path, cache: Path) -> dict:
@@ -58,11 +41,9 @@ def main() -> int:
     args = parser.parse_args()
     work = Path(args.work)
     shutil.rmtree(work / "datasets-cache", ignore_errors=True)
-    recipe, overrides = recipe_and_data(work)
-    overrides += args.overrides
-    first = run_once(recipe, overrides, work / "run", work / "datasets-cache")
-    second = run_once(recipe, overrides, work / "run", work / "datasets-cache")
-    print(f"{recipe.name}:")
+    first = run_once(RECIPE, args.overrides, work / "run", work / "datasets-cache")
+    second = run_once(RECIPE, args.overrides, work / "run", work / "datasets-cache")
+    print(f"{RECIPE.name}:")
     for name, run in (("first run (empty cache)", first), ("second run (cached)", second)):
         print(f"  {name:24s} set-up {run['setup']:6.2f} s, training {run['train']:7.2f} s, "
               f"set-up / training {run['setup'] / run['train']:6.1%}, process wall {run['wall']:6.1f} s")

@@ -188,12 +188,24 @@ def data_section(run: Run) -> Section:
     items = [[f"{split}: ", Code(str(source))] for split, source in data.items() if split != "mixture"]
     mixture = data.get("mixture")
     if not mixture:
-        return Section("Data", [Bullets(items or ["(not recorded)"])])
+        return Section("Data", [Bullets(items or ["(not recorded)"]), *data_credits(data)])
     items.append(f"train: a mixture of {len(mixture['datasets'])} datasets, {mixture['train_rows']} rows, "
                  f"drawn with seed {mixture['seed']}:")
     drawn = [[Code(str(row["id"])), Code(str(row["split"])), row["rows"], f"{row['weight']:g}", row["taken"]]
              for row in mixture["datasets"]]
-    return Section("Data", [Bullets(items), Table(["dataset", "split", "rows", "weight", "rows taken"], drawn)])
+    return Section("Data", [Bullets(items), Table(["dataset", "split", "rows", "weight", "rows taken"], drawn),
+                            *data_credits(data)])
+
+
+def data_credits(data: dict) -> list[Paragraph]:
+    """The credit each shipped data file taken from others' work asks for (toolkit.assets), once per source: the
+    card is how a model trained on it passes the data's licence on."""
+    from toolkit.assets import attribution
+
+    sources = [source for split, source in data.items() if split != "mixture"]
+    sources += [row.get("id") for row in (data.get("mixture") or {}).get("datasets", [])]
+    credits = dict.fromkeys(credit for credit in map(attribution, sources) if credit)
+    return [Paragraph(f"Data credit: {credit}") for credit in credits]
 
 
 def lineage_section(run: Run) -> Section:
