@@ -231,9 +231,12 @@ def test_labels_yaml_read_as_booleans_say_to_quote_them(tmp_path, capsys):
 
 # YAML's booleans where a word was meant, and a key in the block that does not have it.
 
-def test_training_value_yaml_read_as_a_boolean_says_to_quote_it(tmp_path, capsys):
-    refused(recipe_with(tmp_path), tmp_path, capsys, "training.save_strategy", "quote", "'no'",
-            extra=("training.save_strategy=no",))
+def test_training_value_yaml_read_as_a_boolean_is_the_word_written(tmp_path, capsys):
+    code, out, err = check(recipe_with(tmp_path), tmp_path, capsys, "training.save_strategy=no",
+                           "training.eval_strategy=no")
+    assert code == 0 and "error" not in err, err
+    refused(recipe_with(tmp_path), tmp_path, capsys, "training: off is not a valid SaveStrategy", "'no'",
+            extra=("training.save_strategy=off",))
 
 
 def test_training_max_length_on_classification_points_to_data(tmp_path, capsys):

@@ -99,10 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
         "launch", help="check a recipe in this process, then run it with accelerate launch (its options after --)",
         description="toolkit launch RECIPE [overrides] [--overwrite|--resume] -- [accelerate launch options], e.g. "
                     "toolkit launch recipes/classification/minilm-toy-sms.yaml -- --multi_gpu --num_processes 2. "
-                    "A bad recipe or an occupied output folder stops here, with one message, before any process "
-                    "starts.")
+                    "A bad recipe, an occupied output folder or a launch this machine cannot run (FSDP or "
+                    "DeepSpeed without GPUs, DeepSpeed not installed, more processes than CPU cores without --force) "
+                    "stops here, with one message, before any process starts.")
     launch.add_argument("recipe")
     launch.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
+    launch.add_argument("--force", action="store_true", help="start more processes than this machine has CPU cores")
 
     recipes = commands.add_parser("recipes", help="list the recipes in ./recipes (a checkout's), with what each does")
     recipes.add_argument("--dir", default="recipes", help="where to look (default: ./recipes)")
@@ -288,10 +290,12 @@ def launch_checked(args: argparse.Namespace) -> int:
     import subprocess
 
     from toolkit import api
+    from toolkit.launch_check import check_launch
     from toolkit.pipeline import is_pipeline
     from toolkit.recipe import load_recipe
     from toolkit.run_folder import folder_plan
 
+    check_launch(args.accelerate, args.force)  # what this machine cannot run (FSDP without GPUs, ...) first
     overrides = with_flags(args)
     api.check(args.recipe, overrides)
     if not is_pipeline(args.recipe):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from toolkit.errors import ToolkitError
-from toolkit.recipe import load_recipe, parse_overrides, read_yaml
+from toolkit.recipe import load_recipe, read_yaml
 from toolkit.run_folder import folder_plan, is_finished, read_run
 from toolkit.progress import say
 from toolkit.run import TrainResult
@@ -40,12 +40,11 @@ def load_stages(source, overrides=None) -> list:
     from toolkit.tasks import config_class, get_task
 
     where, stages = stages_of(source)
-    overrides = parse_overrides(overrides)
     recipes = []
     for i, stage in enumerate(stages, 1):
         if not isinstance(stage, (str, dict)):
             raise ToolkitError(f"{where}: pipeline stage {i} must be a recipe path or a recipe mapping.")
-        recipe = load_recipe(stage, overrides)
+        recipe = load_recipe(stage, overrides)  # as given: the text says which booleans were words (no, off)
         task = get_task(recipe.task, recipe.source)
         split_training(recipe.training, config_class(task, recipe), f"{recipe.source}: training")
         recipes.append(recipe)

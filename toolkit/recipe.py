@@ -16,7 +16,7 @@ from typing import Literal
 import yaml
 
 from toolkit.errors import ToolkitError
-from toolkit.schema import build, coerce_fields, suggest
+from toolkit.schema import build, coerce_fields, spell_booleans, suggest
 
 
 @dataclass
@@ -210,6 +210,29 @@ def parse_overrides(items: list[str] | dict | None) -> dict:
     return parsed
 
 
+def override_words(items: list[str] | dict | None) -> dict[str, str]:
+    """{dotted key: word} for the command-line overrides whose value YAML reads as a boolean from a word
+    (training.eval_strategy=no), so that a field taking a word gets it back (schema.spell_booleans)."""
+    if not items or isinstance(items, dict):  # Python values: a False there is meant as False
+        return {}
+    words = {}
+    for item in items:
+        key, _, text = item.partition("=")
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.YAMLError:
+            continue
+        words.update(boolean_words(node, tuple(key.split("."))))
+    return words
+
+
+def words_after_overrides(words: dict[str, str], overrides: dict, given: dict[str, str]) -> dict[str, str]:
+    """The recipe file's words where no override replaced the value (or a block holding it), then the overrides'."""
+    kept = {dotted: word for dotted, word in words.items()
+            if not any(dotted == key or dotted.startswith(f"{key}.") for key in overrides)}
+    return {**kept, **given}
+
+
 def apply_overrides(raw: dict, overrides: dict) -> dict:
     raw = copy.deepcopy(raw)
     for dotted, value in overrides.items():
@@ -251,7 +274,30 @@ class UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+BOOLEAN_TAG = "tag:yaml.org,2002:bool"
+
+
+def boolean_words(node: yaml.Node | None, at: tuple = ()) -> dict[str, str]:
+    """{dotted key: word} for each mapping value YAML 1.1 resolved as a boolean from a plain (unquoted) word:
+    no, off, yes, On, FALSE... The parsed value alone cannot say which word it was; the recipe's field decides
+    whether it meant the boolean or the word (schema.spell_booleans). Values inside lists are not recorded."""
+    if isinstance(node, yaml.ScalarNode):
+        plain = node.tag == BOOLEAN_TAG and node.style is None
+        return {".".join(at): node.value} if plain and at else {}
+    words = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                words.update(boolean_words(value_node, (*at, key_node.value)))
+    return words
+
+
 def read_yaml(path: Path) -> dict:
+    return read_yaml_words(path)[0]
+
+
+def read_yaml_words(path: Path) -> tuple[dict, dict[str, str]]:
+    """The recipe file's mapping, and the words behind its booleans (boolean_words)."""
     if path.is_dir():
         inside = sorted(str(item) for item in path.glob("*.y*ml"))
         listing = f", e.g. {', '.join(inside[:3])}" if inside else ""
@@ -259,7 +305,7 @@ def read_yaml(path: Path) -> dict:
     if not path.is_file():
         raise ToolkitError(f"{path}: recipe file not found. Check the path (recipes live in recipes/).")
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader)
+        node, raw = compose_and_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as error:
         raise ToolkitError(f"{path}: not UTF-8 text. Save the recipe as UTF-8.") from error
     except RepeatedKey as error:
@@ -275,7 +321,17 @@ def read_yaml(path: Path) -> dict:
     if not isinstance(raw, dict):
         raise ToolkitError(f"{path}: a recipe is a mapping of keys (task, model, data, ...), "
                            f"not a {type(raw).__name__}.")
-    return raw
+    return raw, boolean_words(node)
+
+
+def compose_and_load(text: str) -> tuple[yaml.Node | None, object]:
+    """yaml.load(text, UniqueKeyLoader), keeping the node tree the values were built from."""
+    loader = UniqueKeyLoader(text)
+    try:
+        node = loader.get_single_node()
+        return node, loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
 
 
 def load_recipe(source: str | Path | dict | Recipe, overrides: list[str] | dict | None = None) -> Recipe:
@@ -283,12 +339,15 @@ def load_recipe(source: str | Path | dict | Recipe, overrides: list[str] | dict 
     if isinstance(source, Recipe):
         source = {**source.to_dict(), "__source__": source.source}
     if isinstance(source, dict):
-        raw = dict(source)
+        raw, words = dict(source), {}
         where = raw.pop("__source__", "<python>")
     else:
         where = str(source)
-        raw = read_yaml(Path(source))
-    raw = apply_overrides(raw, parse_overrides(overrides))
+        raw, words = read_yaml_words(Path(source))
+    parsed = parse_overrides(overrides)
+    raw = apply_overrides(raw, parsed)
+    words = words_after_overrides(words, parsed, override_words(overrides))
+    raw = spell_booleans(raw, words, Recipe)  # the training block's field types come with its task (below)
 
     for key in raw:
         if key not in RECIPE_KEYS:
@@ -310,6 +369,7 @@ def load_recipe(source: str | Path | dict | Recipe, overrides: list[str] | dict 
         resume=checked.get("resume", False),
         source=where,
     )
+    recipe.training = spell_training_booleans(recipe, words)
     recipe.training["output_dir"] = output_dir_for(recipe.training.get("output_dir"), where, recipe.task)
     model = recipe.model
     if bool(model.name_or_path) == bool(model.architecture):
@@ -342,6 +402,20 @@ def load_recipe(source: str | Path | dict | Recipe, overrides: list[str] | dict 
 
     check_recipe(recipe)
     return recipe
+
+
+def spell_training_booleans(recipe: Recipe, words: dict[str, str]) -> dict:
+    """The training block with spell_booleans against its task's trainer config class (eval_strategy: no is
+    the word "no"). An unknown task is left for its own message."""
+    inner = {dotted.removeprefix("training."): word for dotted, word in words.items()
+             if dotted.startswith("training.")}
+    if not inner:
+        return recipe.training
+    from toolkit.tasks import TASKS, config_class, get_task
+
+    if recipe.task not in TASKS:
+        return recipe.training
+    return spell_booleans(recipe.training, inner, config_class(get_task(recipe.task, recipe.source), recipe))
 
 
 def check_data_numbers(spec: DataSpec, where: str) -> None:

@@ -2,7 +2,8 @@
 
 Recipe blocks are plain dataclasses, and the `training` block is the trainer's own config class, so
 one checker serves both. Values are coerced where YAML is known to mislead: PyYAML reads `1e-4` as a
-string (YAML 1.1 wants a dot), so a float field accepts a string that parses as a float.
+string (YAML 1.1 wants a dot), so a float field accepts a string that parses as a float; and it reads a plain
+`no` or `off` as false, so a field that takes a word gets back the word written (spell_booleans).
 """
 
 from __future__ import annotations
@@ -36,11 +37,59 @@ def coerce_fields(values: dict, cls: type, where: str) -> dict:
     if not isinstance(values, dict):
         raise ToolkitError(f"{where}: expected a mapping of keys to values, got {type(values).__name__}.")
     check_keys(values, cls, where)
-    try:
-        hints = typing.get_type_hints(cls)
-    except Exception:  # a forward reference we cannot resolve: fall back to checking keys only
-        hints = {}
+    hints = _hints(cls)  # empty where a forward reference cannot be resolved: keys are still checked
     return {key: coerce(value, hints.get(key, Any), f"{where}.{key}") for key, value in values.items()}
+
+
+# What YAML 1.1 (PyYAML) reads as a boolean when unquoted, lower-cased, by the value it gives.
+YAML_BOOLEANS = {"yes": True, "on": True, "true": True, "no": False, "off": False, "false": False}
+
+
+def spell_booleans(values: dict, words: dict[str, str], cls: type) -> dict:
+    """values, where YAML 1.1 turned a word into a boolean that cls's field cannot take, given the word back.
+
+    words: {dotted key: the word as written} for each plain no/off/yes/on/true/false (any case) that YAML read
+    as a boolean. A field that takes a boolean keeps it (bf16: no); a field that takes a word (an enum such as
+    eval_strategy, a Literal, a string) gets the word as written, as TRL's command line (--eval_strategy no)
+    gives it, and its own check then says whether that word is one it knows (off is not; no is). A value an
+    override replaced since (no longer the boolean the word reads as) is left alone.
+    """
+    hints = _hints(cls)
+    spelled = dict(values)
+    for key, inner_words in _by_first_key(words).items():
+        value, tp = spelled.get(key), hints.get(key, Any)
+        if "" in inner_words:
+            word = inner_words[""]
+            if isinstance(value, bool) and value is YAML_BOOLEANS.get(word.lower()) and not _takes(value, tp):
+                spelled[key] = word
+        inner = _dataclass_in(tp)
+        if inner is not None and isinstance(value, dict):
+            spelled[key] = spell_booleans(value, {k: w for k, w in inner_words.items() if k}, inner)
+    return spelled
+
+
+def _by_first_key(words: dict[str, str]) -> dict[str, dict[str, str]]:
+    """{"data.split.shuffle": w, "bf16": v} -> {"data": {"split.shuffle": w}, "bf16": {"": v}}."""
+    grouped: dict[str, dict[str, str]] = {}
+    for dotted, word in words.items():
+        key, _, rest = dotted.partition(".")
+        grouped.setdefault(key, {})[rest] = word
+    return grouped
+
+
+def _takes(value: Any, tp: Any) -> bool:
+    try:
+        coerce_value(value, tp, "")
+    except ToolkitError:
+        return False
+    return True
+
+
+def _hints(cls: type) -> dict:
+    try:
+        return typing.get_type_hints(cls)
+    except Exception:  # a forward reference we cannot resolve: no field types to go by
+        return {}
 
 
 def build(cls: type, values: dict | None, where: str):
