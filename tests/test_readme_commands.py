@@ -66,4 +66,5 @@ def test_the_readme_runs_in_order_in_a_fresh_folder(tmp_path):
     assert "train refuses it unless told --overwrite" in " ".join(check.split())  # said, not refused (YAML wraps)
     predicted = next(out for command, out in outputs.items() if command.startswith("toolkit predict"))
     assert predicted.count('"label"') == 2
-    assert (tmp_path / "dpo-vs-kto.html").is_file()
+    assert (tmp_path / "runs" / "dpo-vs-kto.html").is_file()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["recipes", "runs", "toolkit"]  # all under runs/
