@@ -18,7 +18,9 @@ from toolkit.lm_head import lm_head_mode
 from toolkit.loading import pickle_refusal
 from toolkit.process_group import waited_out
 from toolkit.recipe import Recipe
-from toolkit.run_folder import CHECKPOINT_STATE, last_checkpoint
+from toolkit.metrics.per_example import ROWS
+from toolkit.plots import plot_values
+from toolkit.run_folder import CHECKPOINT_STATE, last_checkpoint, plot_file
 
 
 @dataclass
@@ -42,6 +44,22 @@ class Outcome:
     before: dict
     after: dict
     output_dir: Path
+
+
+def per_example_plots(outcome: Outcome, name: str, title: str, xlabel: str, key, zero_line: bool = False) -> dict:
+    """For each held-out split, a histogram of one per-example value before and after training (after only when
+    nothing was measured before): how it spreads over the examples, not just its mean. key: the row's field, or a
+    function of the split's rows that names it. Written as `name`_<split>.png."""
+    artifacts = {}
+    for split, values in outcome.after.items():
+        before, after = outcome.before.get(split, {}).get(ROWS, []), values[ROWS]
+        field_name = key(after) if callable(key) else key
+        path = plot_values({"before": [row[field_name] for row in before], "after": [row[field_name] for row in after]},
+                           plot_file(outcome.output_dir, name, split), title.format(split=split, key=field_name),
+                           xlabel.format(key=field_name), zero_line=zero_line)
+        if path:
+            artifacts[f"{name}_{split}"] = path
+    return artifacts
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """How many threads torch computes with on a CPU run: the cores that are free when the run starts.
 
-torch takes every core by default. On 2 cores that another process keeps busy, that was measured about 6 times
-slower per step than 1 thread (20 steps of the main job: 38-43 s against 6.7 s): the processes wait on each other
-at every parallel section. So a CPU run measures, for a quarter of a second, how many cores the rest of the machine
+torch takes every core by default. With another process keeping both of 2 cores busy, that made the main job
+take 219 s against 98 s with one thread (benchmarks/RESULTS.md): the processes wait on each other at every
+parallel section. So a CPU run measures, for a quarter of a second, how many cores the rest of the machine
 keeps busy, and computes with the others, at least one. On a machine nothing else uses it keeps torch's own
 choice. `training.threads` chooses the number instead, and so does OMP_NUM_THREADS (torchrun sets it to 1 per
 process). A machine with an accelerator keeps torch's own choice.

@@ -22,9 +22,9 @@ from toolkit.data.labels import check_label_column, stray_labels
 from toolkit.metrics.classification import argmax_logits, classification_metrics, confusion
 from toolkit.metrics.per_example import ROWS, mean
 from toolkit.models import max_positions, apply_lora, load_model, load_tokenizer, train_last_layers
-from toolkit.plots import plot_confusion, plot_values
+from toolkit.plots import plot_confusion
 from toolkit.recipe import Recipe
-from toolkit.run import Outcome
+from toolkit.run import Outcome, per_example_plots
 from toolkit.run_folder import CONFUSION, LOSSES, plot_file
 from toolkit.tasks import TaskFacts
 from toolkit.trainer_args import build_training_args, evaluate_only_with_validation, optimizer_steps
@@ -184,12 +184,8 @@ def outputs(outcome: Outcome) -> dict:
         artifacts[f"confusion_{name}"] = plot_confusion(values["confusion_matrix"], outcome.prepared.label_names,
                                                         plot_file(outcome.output_dir, CONFUSION, name),
                                                         f"Confusion matrix ({name})")
-        spread = plot_values({"after": [row["loss"] for row in values[ROWS]]},
-                             plot_file(outcome.output_dir, LOSSES, name), f"Loss per held-out example ({name})",
-                             "cross-entropy of the true label")
-        if spread:
-            artifacts[f"losses_{name}"] = spread
-    return artifacts
+    return {**artifacts, **per_example_plots(outcome, LOSSES, "Loss per held-out example ({split})",
+                                             "cross-entropy of the true label", "loss")}
 
 
 def summary(outcome: Outcome) -> list[str]:

@@ -18,14 +18,12 @@ from toolkit.data.splits import SplitPlan, map_processes
 from toolkit.errors import ToolkitError
 from toolkit.init_check import stall_warning
 from toolkit.metrics.language_model import lm_metrics
-from toolkit.metrics.per_example import ROWS
 from toolkit.models import max_positions, apply_lora, load_model, load_tokenizer
 from toolkit.owned_folder import MARK, claim, entries, is_ours, require_ours
-from toolkit.plots import plot_values
 from toolkit.data.paths import local_path
 from toolkit.recipe import Recipe, TokenizerSpec
-from toolkit.run import Outcome
-from toolkit.run_folder import LOSSES, plot_file
+from toolkit.run import Outcome, per_example_plots
+from toolkit.run_folder import LOSSES
 from toolkit.data.token_shards import MANIFEST, check_fit, fingerprint, manifest_of, write_split
 from toolkit.trainer_args import build_training_args, evaluate_only_with_validation, optimizer_steps
 from toolkit.progress import model_facts
@@ -167,16 +165,9 @@ def measure_blocks(trainer, prepared: Prepared, name: str) -> dict:
 
 
 def loss_plots(outcome: Outcome) -> dict:
-    """How the loss spreads over the held-out examples, not just its mean: each one's before and after."""
-    artifacts = {}
-    for name, values in outcome.after.items():
-        path = plot_values({"before": [row["loss"] for row in outcome.before.get(name, {}).get(ROWS, [])],
-                            "after": [row["loss"] for row in values[ROWS]]},
-                           plot_file(outcome.output_dir, LOSSES, name), f"Loss per held-out example ({name})",
-                           "mean loss per scored token")
-        if path:
-            artifacts[f"losses_{name}"] = path
-    return artifacts
+    """How the loss spreads over the held-out examples: each one's before and after."""
+    return per_example_plots(outcome, LOSSES, "Loss per held-out example ({split})", "mean loss per scored token",
+                             "loss")
 
 
 def loss_summary(outcome: Outcome) -> list[str]:

@@ -22,11 +22,10 @@ from transformers import AutoModelForCausalLM
 from toolkit.chat import alpaca_to_messages, ensure_chat_template, sharegpt_to_messages
 from toolkit.data.splits import finish_splits, map_processes, read_splits, require_columns, require_values, strings_in
 from toolkit.errors import ToolkitError
-from toolkit.metrics.per_example import ROWS
-from toolkit.plots import plot_metrics, plot_values
+from toolkit.plots import plot_metrics
 from toolkit.models import apply_lora, load_model, load_tokenizer, set_generation_tokens
 from toolkit.recipe import Recipe, TokenizerSpec
-from toolkit.run import Outcome
+from toolkit.run import Outcome, per_example_plots
 from toolkit.run_folder import MARGINS, plot_file
 from toolkit.trainer_args import build_training_args, evaluate_only_with_validation
 from toolkit.data.streaming import column_values, columns_of, examples, head, is_stream
@@ -188,18 +187,10 @@ def pair_plots(outcome: Outcome, keys: list[str], name: str, title: str) -> dict
     artifacts = {}
     if plot_metrics(outcome.trainer.state.log_history, keys, plot_file(outcome.output_dir, name), title):
         artifacts[name] = plot_file(outcome.output_dir, name)
-    return {**artifacts, **plot_margins(outcome.before, outcome.after, outcome.output_dir)}
+    # each held-out pair's margin (chosen - rejected; KTO: each reply's reward) before and after training
+    return {**artifacts, **per_example_plots(outcome, MARGINS, "Per-example {key}s ({split})", "{key}", margin_or_reward,
+                                             zero_line=True)}
 
 
-def plot_margins(before: dict, after: dict, output_dir) -> dict:
-    """Each held-out pair's margin (chosen - rejected; KTO: each reply's reward) before and after training."""
-    artifacts = {}
-    for name, values in after.items():
-        rows_after, rows_before = values.get(ROWS, []), before.get(name, {}).get(ROWS, [])
-        key = "margin" if rows_after and "margin" in rows_after[0] else "reward"
-        path = plot_values({"before": [r[key] for r in rows_before], "after": [r[key] for r in rows_after]},
-                           plot_file(output_dir, MARGINS, name), f"Per-example {key}s ({name})", key,
-                           zero_line=True)
-        if path:
-            artifacts[f"margins_{name}"] = path
-    return artifacts
+def margin_or_reward(rows: list[dict]) -> str:
+    return "margin" if rows and "margin" in rows[0] else "reward"

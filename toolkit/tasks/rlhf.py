@@ -30,14 +30,14 @@ from toolkit.errors import ToolkitError
 from toolkit.generation import generate_with
 from toolkit.models import set_generation_tokens, apply_lora, load_model, load_tokenizer
 from toolkit.metrics.per_example import ROWS, mean
-from toolkit.plots import plot_metrics, plot_values
+from toolkit.plots import plot_metrics
 from toolkit.recipe import Recipe, RLSpec, TokenizerSpec
 from toolkit.reward_model import RewardModel
 from toolkit.rewards import check_function, check_reward_model, load_function
 from toolkit.run_folder import REWARDS, RL_TRENDS, plot_file
 from toolkit.trainer_args import build_training_args
 from toolkit.progress import model_facts
-from toolkit.run import Outcome
+from toolkit.run import Outcome, per_example_plots
 from toolkit.tasks import TaskFacts
 
 ALGORITHMS = {"grpo": (GRPOConfig, GRPOTrainer), "rloo": (RLOOConfig, RLOOTrainer)}
@@ -243,14 +243,8 @@ def outputs(outcome: Outcome) -> dict:
     if plot_metrics(history, ["reward", "kl", "completions/mean_length"], plot_file(outcome.output_dir, RL_TRENDS),
                     f"{algorithm}: reward, KL, length"):
         artifacts["rl_trends"] = plot_file(outcome.output_dir, RL_TRENDS)
-    for name, values in outcome.after.items():
-        path = plot_values({"before": [row["total"] for row in outcome.before[name][ROWS]],
-                            "after": [row["total"] for row in values[ROWS]]},
-                           plot_file(outcome.output_dir, REWARDS, name), f"Reward per held-out prompt ({name})",
-                           "weighted reward of the greedy completion")
-        if path:
-            artifacts[f"rewards_{name}"] = path
-    return artifacts
+    return {**artifacts, **per_example_plots(outcome, REWARDS, "Reward per held-out prompt ({split})",
+                                             "weighted reward of the greedy completion", "total")}
 
 
 def reward_trend(outcome: Outcome) -> list[float]:
