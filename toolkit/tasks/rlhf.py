@@ -33,7 +33,7 @@ from toolkit.metrics.per_example import ROWS, mean
 from toolkit.plots import plot_metrics
 from toolkit.recipe import Recipe, RLSpec, TokenizerSpec
 from toolkit.reward_model import RewardModel
-from toolkit.rewards import check_function, check_reward_model, load_function
+from toolkit.rewards import check_function, check_golds, check_reward_model, load_function
 from toolkit.run_folder import REWARDS, RL_TRENDS, plot_file
 from toolkit.trainer_args import build_training_args
 from toolkit.progress import model_facts
@@ -134,6 +134,7 @@ def prepare(recipe: Recipe) -> Prepared:
     sample = splits["train"].select(range(min(2, len(splits["train"])))).to_dict()
     for reward in rewards:
         if not isinstance(reward.function, RewardModel):
+            check_golds(reward.function, reward.name, splits, f"{where}: rl.rewards")  # first: the clearer message
             check_function(reward.function, reward.name, sample, f"{where}: rl.rewards")
     if "reward_weights" not in recipe.training:
         args.reward_weights = [r.weight for r in rewards]
