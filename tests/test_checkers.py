@@ -18,6 +18,7 @@ from datasets import Dataset, DatasetDict
 
 from conftest import ROOT, TINY_GPT2
 from toolkit.errors import ToolkitError
+from toolkit.math_verify_check import MathVerify, installed
 from toolkit.rewards import BUILT_IN, boxed, check_golds, exact_match, gsm8k
 
 CASES = [json.loads(line) for line in (ROOT / "tests/data/checker_cases.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -185,3 +186,64 @@ def test_checkers_score_chat_completions_from_a_thread():
     thread.start()
     thread.join()
     assert out == [[1.0, 0.0]]
+
+
+# math-verify (0.9.0) as published: it reads the last answer-like value, so hedges, lists and negations ending in
+# the gold earn credit; pinned here so a change of version or of the call shows.
+MATH_VERIFY_FALSE_CREDITS = {
+    "wrong-08", "wrong-09", "hedge-01", "hedge-03", "hedge-04", "hedge-05", "hedge-08", "hedge-11", "hedge-12",
+    "hedge-13", "hedge-14", "hedge-15", "hedge-16", "hedge-17", "list-01", "list-03", "list-05", "list-08",
+    "negation-01", "negation-03", "negation-04", "negation-05", "negation-06", "negation-07", "negation-12",
+    "negation-13", "retraction-03", "retraction-05", "retraction-06", "retraction-07", "no_answer-08", "no_answer-09"}
+MATH_VERIFY_MISSES = {"hash-03", "hash-11", "hash-16", "hash-22", "plain-16", "retraction-04", "retraction-08"}
+needs_math_verify = pytest.mark.skipif(not installed(), reason="math-verify is not installed: pip install -e \".[math]\"")
+
+
+@needs_math_verify
+def test_math_verify_on_the_set_from_a_worker_thread():
+    """Called from a thread, as a trainer may: math-verify's signal-based timeouts would raise there; the pool
+    runs them in worker processes' main threads."""
+    checker, out = MathVerify(), []
+    thread = threading.Thread(target=lambda: out.append(
+        checker(None, [c["reply"] for c in CASES], [c["gold"] for c in CASES])))
+    thread.start()
+    thread.join()
+    checker.close()
+    scores = dict(zip([c["id"] for c in CASES], out[0], strict=True))
+    assert checker.failures == 0
+    false_credits = {c["id"] for c in CASES if scores[c["id"]] == 1.0 and c["expected"] == 0}
+    missed = {c["id"] for c in CASES if scores[c["id"]] == 0.0 and c["expected"] == 1}
+    assert false_credits == MATH_VERIFY_FALSE_CREDITS, sorted(false_credits ^ MATH_VERIFY_FALSE_CREDITS)
+    assert missed == MATH_VERIFY_MISSES, sorted(missed ^ MATH_VERIFY_MISSES)
+    assert len(CASES) - len(false_credits) - len(missed) == 164  # cases where it agrees with the grader
+
+
+@needs_math_verify
+def test_math_verify_counts_and_says_a_timeout():
+    checker = MathVerify(timeout=1)
+    with pytest.warns(RuntimeWarning, match=r"math_verify: 1 of 2 replies scored 0 .*Timeout.*1 so far"):
+        scores = checker(None, [r"\boxed{9^{9^{9^{9}}}}", r"\boxed{1}"], ["1", "1"])  # sympy's tower: no end
+    assert scores == [0.0, 1.0] and checker.failures == 1
+    assert checker.parse(r"so \boxed{\frac{1}{2}}") == r"\frac{1}{2}" and checker.parse("no idea") is None
+    checker.close()
+
+
+@needs_math_verify
+def test_a_stuck_math_verify_worker_is_given_up_and_replaced():
+    """A call that math-verify's own alarm cannot stop (C code holds the interpreter) is waited for at most
+    timeout + 2 s; the pool is then replaced, so later calls are not queued behind it."""
+    import time
+
+    checker = MathVerify(timeout=1, workers=1)
+    results = checker.run(time.sleep, [(30,)])
+    assert results[0][0] is False and "no result within 3 s" in results[0][1] and checker.pool is None
+    assert checker(None, ["#### 4"], ["4"]) == [1.0]
+    checker.close()
+
+
+def test_math_verify_in_a_recipe_needs_the_package(monkeypatch):
+    import toolkit.rewards
+
+    monkeypatch.setattr(toolkit.rewards, "installed", lambda: False)
+    with pytest.raises(ToolkitError, match=r"math-verify.*pip install -e \"\.\[math\]\""):
+        toolkit.rewards.load_function("math_verify", "r.yaml: rl.rewards[1]")
