@@ -80,6 +80,7 @@ class MathVerify:
         self.failures = 0
         self.pool = None
         self.lock = threading.Lock()
+        atexit.register(self.close)
 
     def start(self):
         with self.lock:
@@ -88,7 +89,6 @@ class MathVerify:
 
                 # fork: spawn and forkserver re-run the user's script in each worker when it has no __main__ guard
                 self.pool = multiprocessing.get_context("fork").Pool(self.workers)
-                atexit.register(self.close)
             return self.pool
 
     def close(self) -> None:
