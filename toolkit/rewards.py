@@ -42,8 +42,8 @@ def exact_match(prompts, completions, answer, **_) -> list[float]:
 def float_gold(value) -> float:
     try:
         return float(value)
-    except TypeError as error:
-        raise ValueError(str(error)) from error
+    except (TypeError, ValueError) as error:
+        raise ValueError("not a plain number") from error
 
 
 def gsm8k(prompts, completions, answer, **_) -> list[float]:
