@@ -24,6 +24,7 @@ from datasets import DatasetDict
 from transformers import AutoModelForCausalLM
 from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
 
+from toolkit import rl_preflight
 from toolkit.chat import alpaca_to_messages, ensure_chat_template
 from toolkit.data.splits import finish_splits, read_splits, require_columns, require_values, strings_in
 from toolkit.errors import ToolkitError
@@ -72,6 +73,7 @@ class Prepared:
     tokenizer: object
     model: object
     rewards: list[Reward]
+    preflight: dict | None = None  # the reward preflight's figures, once it has run
 
 
 def parse_rewards(spec: RLSpec | None, where: str, conversational: bool = False, load: bool = False) -> list[Reward]:
@@ -221,6 +223,14 @@ def held_out_rewards(prepared: Prepared, model, split, max_new_tokens: int) -> d
             ROWS: per_prompt}
 
 
+def preflight(prepared: Prepared) -> dict | None:
+    """Samples from the starting policy, scored by every reward, before training: a run whose groups mostly score
+    alike (nothing to learn from) is warned of or refused, as rl.preflight sets (toolkit.rl_preflight). Its figures
+    are kept for metrics.json and returned (None when off)."""
+    prepared.preflight = rl_preflight.preflight(prepared)
+    return prepared.preflight
+
+
 def build_trainer(prepared: Prepared):
     trainer_class = ALGORITHMS[(prepared.recipe.rl or RLSpec()).algorithm][1]
     with reference_for_trl(prepared.model, needed=bool(prepared.args.beta) and not prepared.recipe.peft):
@@ -254,7 +264,8 @@ def reward_trend(outcome: Outcome) -> list[float]:
 def extra_metrics(outcome: Outcome) -> dict:
     """The mean reward of sampled completions as training logged it: first, last, and every logged step."""
     trend = reward_trend(outcome)
-    return {"train_reward_first": trend[0] if trend else None, "train_reward_last": trend[-1] if trend else None,
+    checked = {"reward_preflight": outcome.prepared.preflight} if outcome.prepared.preflight else {}
+    return {**checked, "train_reward_first": trend[0] if trend else None, "train_reward_last": trend[-1] if trend else None,
             "train_reward": [[row["step"], row["reward"]] for row in outcome.trainer.state.log_history
                              if "reward" in row]}
 
