@@ -149,3 +149,26 @@ def test_preflight_words_from_yaml(tmp_path):
         path.write_text(yaml.safe_dump(recipe).replace(f"preflight: '{word}'", f"preflight: {word}"))
         settings = preflight_settings(load_recipe(path).rl)
         assert (settings if word == "off" else settings.refuse_above) == expected
+
+
+def test_check_runs_the_preflight_on_request(tmp_path, capsys):
+    path = tmp_path / "rl.yaml"
+    path.write_text(yaml.safe_dump(rl_recipe(tmp_path, [{"function": "digit_share"}], preflight={"prompts": 8})))
+    assert main(["check", str(path), "--preflight"]) == 0
+    out = capsys.readouterr().out
+    assert "reward preflight (8 prompts x 4 samples" in out and "-> RL can learn from it" in out, out
+    assert yaml.safe_load(out.split("\n", 1)[1])["would run"]["preflight"]["verdict"] == "pass"
+    assert not (tmp_path / "grpo").exists()
+
+
+@pytest.mark.slow
+def test_shipped_pairs_arithmetic_flagged_reversal_passes():
+    """Trains both SFT starts as shipped (about 80 s on one CPU core), then runs the preflight of each GRPO recipe
+    as `toolkit check --preflight` does: the arithmetic pair, whose RL learned nothing, is warned of; the reversal
+    pair, whose RL learned, passes."""
+    for name in ("arithmetic", "reversal"):
+        toolkit.train(str(ROOT / f"recipes/sft/gpt2-tiny-{name}.yaml"))
+    arithmetic = toolkit.check(str(ROOT / "recipes/rlhf/gpt2-tiny-arithmetic-grpo.yaml"), preflight=True)["preflight"]
+    assert arithmetic["verdict"] != "pass" and arithmetic["goal"] == "exact_match", arithmetic
+    reversal = toolkit.check(str(ROOT / "recipes/rlhf/gpt2-tiny-reversal-grpo.yaml"), preflight=True)["preflight"]
+    assert reversal["verdict"] == "pass", reversal
