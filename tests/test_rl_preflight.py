@@ -149,6 +149,7 @@ def test_preflight_words_from_yaml(tmp_path):
         path.write_text(yaml.safe_dump(recipe).replace(f"preflight: '{word}'", f"preflight: {word}"))
         settings = preflight_settings(load_recipe(path).rl)
         assert (settings if word == "off" else settings.refuse_above) == expected
+    assert preflight_settings(load_recipe(path, ["rl.preflight=off"]).rl) is None  # the command line's word too
 
 
 def test_check_runs_the_preflight_on_request(tmp_path, capsys):

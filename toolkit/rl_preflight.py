@@ -138,8 +138,9 @@ def no_spread_share(scores: list[float], size: int) -> float:
 
 def figures(prepared) -> dict:
     """Sample, score and sum up: the preflight's numbers (what metrics.json keeps as reward_preflight)."""
+    from accelerate import PartialState
+
     from toolkit.recipe import preflight_settings
-    from toolkit.rewards import text_of
 
     started = time.time()
     args, settings = prepared.args, preflight_settings(prepared.recipe.rl)
@@ -147,14 +148,20 @@ def figures(prepared) -> dict:
     rows = train.select(chosen_rows(len(train), settings.prompts, args.seed)).to_dict()
     model, tokenizer = prepared.model, prepared.tokenizer
     was_training, device = model.training, model.device
-    from accelerate import PartialState
-
-    model.to(PartialState().device).eval()
-    try:
-        with kept_random_state():
+    with kept_random_state():  # sampling and the rewards (a user's may draw too)
+        model.to(PartialState().device).eval()
+        try:
             ids = sampled(model, tokenizer, args, rows["prompt"])
-    finally:
-        model.to(device).train(was_training)
+        finally:
+            model.to(device).train(was_training)
+        return summed(prepared, rows, ids, started)
+
+
+def summed(prepared, rows: dict, ids: list[list[int]], started: float) -> dict:
+    """Each reward's mean, no-spread and unparsed shares, and the total's, of the sampled completions."""
+    from toolkit.rewards import text_of
+
+    args, tokenizer = prepared.args, prepared.tokenizer
     size = args.num_generations
     texts = tokenizer.batch_decode(ids, skip_special_tokens=True)
     chat = not isinstance(rows["prompt"][0], str)
@@ -229,7 +236,7 @@ def figures_line(numbers: dict) -> str:
 def advice(numbers: dict, settings, refused: bool) -> str:
     """What the numbers mean for the run and what to change, naming a checker that reads no answer or scores
     nothing."""
-    share, goal = numbers["no_spread"], numbers["goal"]
+    share, goal = numbers["total_no_spread" if refused else "no_spread"], numbers["goal"]
     which = ("give every completion the same reward, so they teach nothing" if share == numbers["total_no_spread"]
              else f"give every completion the same '{goal}' (the largest weight), so they teach nothing of it; the "
                   f"total's spread there comes from the other rewards and teaches only them")
