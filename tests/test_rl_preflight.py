@@ -88,6 +88,14 @@ def test_constant_reward_is_refused_before_anything_is_written(tmp_path, preflig
     assert not (tmp_path / "grpo").exists()
 
 
+def test_a_refused_overwrite_leaves_the_finished_run_in_place(tmp_path, preflight_rewards):
+    finished = toolkit.train(rl_recipe(tmp_path, [{"function": "digit_share"}], max_steps=1)).output_dir
+    kept = sorted(path.name for path in finished.iterdir())
+    with pytest.raises(ToolkitError, match="no spread in 100% of groups"):
+        toolkit.train({**rl_recipe(tmp_path, [{"function": "preflight_rewards:constant"}]), "overwrite": True})
+    assert sorted(path.name for path in finished.iterdir()) == kept and (finished / "run.json").is_file()
+
+
 def test_digit_share_on_a_tiny_policy_has_spread_and_passes(tmp_path):
     numbers = numbers_of(rl_recipe(tmp_path, [{"function": "digit_share"}]))
     assert numbers["prompts"] == 32 and numbers["generations"] == 4

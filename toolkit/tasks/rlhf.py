@@ -278,4 +278,9 @@ def summary(outcome: Outcome) -> list[str]:
     if trend:
         lines.append(f"(during training, the mean reward of sampled completions went {trend[0]:.3f} -> "
                      f"{trend[-1]:.3f}; the held-out line above, greedy replies to unseen prompts, is the result)")
+    idle = [row["frac_reward_zero_std"] for row in outcome.trainer.state.log_history if "frac_reward_zero_std" in row]
+    if idle and outcome.prepared.preflight:
+        lines.append(f"groups with no reward spread: {outcome.prepared.preflight['total_no_spread']:.0%} in the "
+                     f"preflight, {sum(idle) / len(idle):.0%} during training (TRL's frac_reward_zero_std, mean of "
+                     f"{len(idle)} logged steps)")
     return lines
