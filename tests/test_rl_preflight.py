@@ -113,11 +113,14 @@ def test_unparsed_share_of_a_checker_with_parse(tmp_path, preflight_rewards):
     assert never["unparsed"] == 1.0 and never["no_spread"] == 1.0
 
 
-def test_a_run_with_the_preflight_equals_one_without(tmp_path):
+def test_a_run_with_the_preflight_equals_one_without(tmp_path, capsys):
     """Same per-step loss and reward: the preflight samples from its own seed and puts every random state back."""
     histories = {}
     for setting in ("refuse", "off"):
         result = toolkit.train(rl_recipe(tmp_path / setting, [{"function": "digit_share"}], preflight=setting))
+        said = capsys.readouterr().out
+        assert ("in the preflight" in said and "during training (TRL's frac_reward_zero_std)" in said) == (
+            setting == "refuse"), said
         histories[setting] = [{key: row[key] for key in ("loss", "reward", "reward_std") if key in row}
                               for row in json.loads((result.output_dir / "log_history.json").read_text())]
         assert ("reward_preflight" in result.metrics) == (setting == "refuse")

@@ -278,9 +278,18 @@ def summary(outcome: Outcome) -> list[str]:
     if trend:
         lines.append(f"(during training, the mean reward of sampled completions went {trend[0]:.3f} -> "
                      f"{trend[-1]:.3f}; the held-out line above, greedy replies to unseen prompts, is the result)")
-    idle = [row["frac_reward_zero_std"] for row in outcome.trainer.state.log_history if "frac_reward_zero_std" in row]
-    if idle and outcome.prepared.preflight:
+    idle = zero_spread_during_training(outcome.trainer.state.log_history)
+    if idle is not None and outcome.prepared.preflight:
         lines.append(f"groups with no reward spread: {outcome.prepared.preflight['total_no_spread']:.0%} in the "
-                     f"preflight, {sum(idle) / len(idle):.0%} during training (TRL's frac_reward_zero_std, mean of "
-                     f"{len(idle)} logged steps)")
+                     f"preflight, {idle:.0%} during training (TRL's frac_reward_zero_std)")
     return lines
+
+
+def zero_spread_during_training(history: list[dict]) -> float | None:
+    """TRL's frac_reward_zero_std over the run: each logged value is the mean of the steps since the one before."""
+    total = previous = 0
+    for row in history:
+        if "frac_reward_zero_std" in row:
+            total += row["frac_reward_zero_std"] * (row["step"] - previous)
+            previous = row["step"]
+    return total / previous if previous else None
