@@ -150,7 +150,8 @@ def rl_recipe(tmp_path, reward: str, answers: list) -> dict:
     data.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     return {"task": "rlhf", "model": {**TINY_GPT2, "tokenizer": {"vocab_size": 300}},
             "data": {"train": str(data), "split": {"validation": 0.0, "test": 0.0}},
-            "rl": {"algorithm": "grpo", "rewards": [{"function": reward}]},
+            # an untrained policy answers nothing: the reward preflight would refuse the run, so it only warns
+            "rl": {"algorithm": "grpo", "rewards": [{"function": reward}], "preflight": "warn"},
             "training": {"output_dir": str(tmp_path / "run"), "max_steps": 1, "per_device_train_batch_size": 4,
                          "num_generations": 4, "max_completion_length": 4, "disable_tqdm": True, "seed": 0}}
 
