@@ -12,11 +12,12 @@ from conftest import ROOT
 from toolkit.cli import main
 
 # Measured on seeds 1, 7, 42 (benchmarks/RESULTS.md), held-out exact match on 100 sequences, greedy:
-#   SFT end 0.41 / 0.47 / 0.51; GRPO 0.40 -> 0.87, 0.46 -> 0.83, 0.51 -> 0.83 (rise +0.32 to +0.47).
-# The bands leave about 0.2 of margin on each side of what was measured.
+#   SFT end 0.41 / 0.47 / 0.51; GRPO 0.40 -> 0.93, 0.46 -> 0.90, 0.51 -> 0.91 (rise +0.40 to +0.53).
+# The bands leave 0.2 or more of margin on each side of what was measured; the demo as it shipped before
+# (GPT-2, 200 sequences) ended SFT at 0.00-0.02 on seeds 1 and 7 and fails the first band.
 SFT_BAND = (0.2, 0.75)
-GRPO_FLOOR = 0.65
-RISE_FLOOR = 0.15
+GRPO_FLOOR = 0.7
+RISE_FLOOR = 0.2
 
 
 def metrics(folder) -> dict:
