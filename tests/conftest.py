@@ -49,7 +49,7 @@ def classification_recipe(tmp_path: Path, model: dict, **training) -> dict:
 
 def tiny_model_for(model: dict) -> dict:
     family = model.get("architecture") or model.get("name_or_path", "")
-    tiny = TINY_GPT2 if "gpt2" in family else TINY_BERT
+    tiny = TINY_GPT2 if "gpt2" in family or "llama" in family else TINY_BERT  # decoders: GPT-2 stands in
     kept = {key: model[key] for key in ("trainable_layers",) if key in model}
     return {**tiny, **kept}
 

@@ -1,7 +1,8 @@
 """Generate reversal_{sft,rl,test}.jsonl: "Reverse the digits: 6 0 4 8" -> "8 4 0 6", a verifiable task
-written for this project with a fixed seed (3-4 random digits, no sequence twice). A small model learns
-it partly from 200 SFT examples, which leaves RL with a checker (exact_text against `answer`) room to
-improve on questions it never saw. The three files hold different sequences.
+written for this project with a fixed seed (3-4 random digits, no sequence twice). 1000 SFT sequences: with
+200 a small model memorises them instead of learning to reverse (held-out exact match near 0). The SFT recipe
+stops part-way, which leaves RL with a checker (exact_text against `answer`) room to improve on the 300
+questions of its own pool; 100 more are held out. The three files hold different sequences.
 `python -m toolkit.assets.make_reversal` rewrites them byte for byte (a test checks this).
 """
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 SEED = 0
 HERE = Path(__file__).parent
-SIZES = {"sft": 200, "rl": 300, "test": 100}
+SIZES = {"sft": 1000, "rl": 300, "test": 100}
 
 
 def rendered() -> dict[Path, str]:
