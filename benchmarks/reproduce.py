@@ -47,13 +47,14 @@ EXACT_MATCH_CHANGE = "generations.after.exact_match - generations.before.exact_m
 FIGURES = [
     # "test accuracy about 0.97, that is 8-10 of the 300 test messages wrong"
     Figure("main job: test accuracy", "main job", "runs/minilm-sms-spam", "test.accuracy", (0.95, 0.995)),
-    # the reversal demo: "held-out exact match rises on every seed"
-    Figure("reversal demo: exact match before RL", "reversal", "runs/gpt2-tiny-reversal-grpo",
-           "before.test.rewards.exact_text", (0.1, 0.9)),
-    Figure("reversal demo: exact match after RL", "reversal", "runs/gpt2-tiny-reversal-grpo",
-           "test.rewards.exact_text", (0.0, 1.0)),
-    Figure("reversal demo: rise in exact match", "reversal", "runs/gpt2-tiny-reversal-grpo",
-           "test.rewards.exact_text - before.test.rewards.exact_text", (0.15, 1.0)),
+    # the reversal demo: "0.46 -> 0.91, median over seeds 1, 7, 42; range 0.40-0.51 -> 0.90-0.93" (the bands of
+    # tests/test_rl_demos.py, which runs two of these seeds in CI)
+    Figure("reversal demo: exact match before RL", "reversal", "runs/llama-tiny-reversal-grpo",
+           "before.test.rewards.exact_text", (0.2, 0.75)),
+    Figure("reversal demo: exact match after RL", "reversal", "runs/llama-tiny-reversal-grpo",
+           "test.rewards.exact_text", (0.7, 1.0)),
+    Figure("reversal demo: rise in exact match", "reversal", "runs/llama-tiny-reversal-grpo",
+           "test.rewards.exact_text - before.test.rewards.exact_text", (0.2, 1.0)),
     # DPO: "reward accuracy 0.913-0.957"; with the sft term the answers "did not" get worse, without it they did
     Figure("DPO demo: reward accuracy", "alignment", "runs/gpt2-tiny-toy-dpo", "validation.accuracy", (0.9, 1.0)),
     Figure("DPO demo: answers' exact match before", "alignment", "runs/gpt2-tiny-toy-dpo",

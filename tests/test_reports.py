@@ -22,7 +22,7 @@ RECIPES = {"classification": "classification/minilm-toy-sms.yaml", "pretrain": "
            "mlm": "mlm/bert-tiny-pydoc.yaml", "sft": "sft/gpt2-tiny-toy-instructions.yaml",
            "reward": "reward/gpt2-tiny-toy-preferences.yaml", "dpo": "dpo/gpt2-tiny-toy-preferences.yaml",
            "kto": "kto/gpt2-tiny-toy-preferences.yaml", "orpo": "orpo/gpt2-tiny-toy-preferences.yaml",
-           "rlhf": "rlhf/gpt2-tiny-reversal-grpo.yaml"}
+           "rlhf": "rlhf/llama-tiny-reversal-grpo.yaml"}
 
 
 def held_out(metrics: dict) -> dict:

@@ -30,8 +30,8 @@ def test_reversal_demo_learns_then_rl_raises_exact_match(seed, tmp_path):
     shutil.copytree(ROOT / "recipes", tmp_path / "recipes")  # runs/ lands in tmp_path, the test's own folder
     assert main(["train", "recipes/pipelines/reversal-rl-demo.yaml", f"training.seed={seed}"]) == 0
 
-    sft = metrics(tmp_path / "runs/gpt2-tiny-reversal")["generations"]["after"]["exact_match"]
-    grpo = metrics(tmp_path / "runs/gpt2-tiny-reversal-grpo")
+    sft = metrics(tmp_path / "runs/llama-tiny-reversal")["generations"]["after"]["exact_match"]
+    grpo = metrics(tmp_path / "runs/llama-tiny-reversal-grpo")
     start, end = grpo["before"]["test"]["rewards"]["exact_text"], grpo["test"]["rewards"]["exact_text"]
     assert SFT_BAND[0] <= sft <= SFT_BAND[1], f"seed {seed}: SFT ends at {sft}, outside {SFT_BAND}"
     assert SFT_BAND[0] <= start <= SFT_BAND[1], f"seed {seed}: GRPO starts at {start}"

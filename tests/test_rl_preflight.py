@@ -182,5 +182,5 @@ def test_shipped_pairs_arithmetic_flagged_reversal_passes():
         toolkit.train(str(ROOT / f"recipes/sft/gpt2-tiny-{name}.yaml"))
     arithmetic = toolkit.check(str(ROOT / "recipes/rlhf/gpt2-tiny-arithmetic-grpo.yaml"), preflight=True)["preflight"]
     assert arithmetic["verdict"] != "pass" and arithmetic["goal"] == "exact_match", arithmetic
-    reversal = toolkit.check(str(ROOT / "recipes/rlhf/gpt2-tiny-reversal-grpo.yaml"), preflight=True)["preflight"]
+    reversal = toolkit.check(str(ROOT / "recipes/rlhf/llama-tiny-reversal-grpo.yaml"), preflight=True)["preflight"]
     assert reversal["verdict"] == "pass", reversal
