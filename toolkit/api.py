@@ -36,14 +36,16 @@ def train(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None
 
 
 def check(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None = None, show: int = 0,
-          **kwargs) -> dict | list:
+          preflight: bool = False, **kwargs) -> dict | list:
     """Validate everything `train` would (recipe, data, labels, model) and say what would run, without training
     and without writing anything: `output` says what train would do with the output folder (write a new run,
     refuse a finished one, replace it with overwrite, continue it with resume). For a pipeline file: a list,
     one entry per stage.
 
     show: also return the first `show` training examples as the trainer will see them (`examples`: each one's
-    tokens, which of them carry loss, what max_length cut; toolkit.trained_view.render prints one)."""
+    tokens, which of them carry loss, what max_length cut; toolkit.trained_view.render prints one).
+    preflight: also run the task's preflight as a run would (rlhf: the reward preflight, toolkit.rl_preflight),
+    its figures under `preflight`; a run it would refuse raises its ToolkitError here too."""
     from toolkit.pipeline import check_pipeline, is_pipeline
 
     if is_pipeline(recipe):
@@ -61,6 +63,13 @@ def check(recipe: str | Path | dict | Recipe, overrides: list[str] | dict | None
     prepared = task.prepare(loaded)
     facts = {**described(task, prepared), "output": plan, **({"hub": offline} if offline else {}),
              "settings": chosen_settings(prepared.args, loaded, task.FACTS.fused_lm_head)}
+    if preflight:
+        if not hasattr(task, "preflight"):
+            from toolkit.errors import ToolkitError
+
+            raise ToolkitError(f"{loaded.source}: --preflight samples and scores rewards for rlhf recipes; task "
+                               f"'{loaded.task}' has no preflight.")
+        facts["preflight"] = task.preflight(prepared) or "off (rl.preflight)"
     if show:
         if not hasattr(task, "examples"):
             from toolkit.errors import ToolkitError

@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--show", type=int, default=0, metavar="N",
                        help="print the first N training examples as the trainer sees them: tokens, which carry loss, "
                             "what max_length cuts")
+    check.add_argument("--preflight", action="store_true",
+                       help="rlhf: also sample from the starting policy and score every reward, as a run does "
+                            "before training (rl.preflight), and say whether RL can learn from it")
 
     init = commands.add_parser("init", help="write a starter recipe fitted to a data file (columns, labels, sizes)")
     init.add_argument("--task", required=True, help="classification, pretrain, mlm, sft, reward, dpo, kto, orpo, rlhf")
@@ -157,7 +160,7 @@ def train(args, api) -> None:
 
 
 def check(args, api) -> None:
-    facts = api.check(args.recipe, with_flags(args), show=args.show)
+    facts = api.check(args.recipe, with_flags(args), show=args.show, preflight=args.preflight)
     shown = facts.pop("examples", None) if isinstance(facts, dict) else None
     print(yaml.safe_dump({"would run": facts}, sort_keys=False, allow_unicode=True), end="")
     if shown is not None:

@@ -48,7 +48,7 @@ def headline(run: Run) -> list[tuple[str, str, str]]:
     before = run.metrics.get("before", {})
     rows = []
     for split, values in run.metrics.items():
-        if split in ("before", "generations", "held_out_loss_rose") or not isinstance(values, dict):
+        if split in ("before", "generations", "held_out_loss_rose", "reward_preflight") or not isinstance(values, dict):
             continue
         for metric, value in flatten(values).items():
             was = flatten(before.get(split, {})).get(metric)
@@ -110,6 +110,10 @@ def results_section(run: Run) -> Section:
     blocks += [Paragraph(warning, strong=True) for warning in divergence_warnings(run)]
     if "train_loss" in run.metrics:
         blocks.append(Paragraph(f"Training loss (mean over the run): {number(run.metrics['train_loss'])}"))
+    if run.metrics.get("reward_preflight"):  # rlhf: sampled from the start, before training (toolkit.rl_preflight)
+        from toolkit.rl_preflight import figures_line
+
+        blocks.append(Paragraph(f"Before training, {figures_line(run.metrics['reward_preflight'])}."))
     return Section("Results on held-out data", blocks)
 
 

@@ -2,6 +2,10 @@
 
 Built-ins are named in a recipe by their name here; a user's own by `module:function`. Completions are
 strings, or (chat models) lists of turns whose first content is the reply.
+
+A checker (a built-in that compares the reply with the `answer` column) carries two readers: `parse(reply)`,
+the answer it reads from a reply or None, and `gold(value)`, the gold it compares with, raising ValueError when
+it cannot read one; every gold of every split is read before training (check_golds).
 """
 
 from __future__ import annotations
@@ -10,14 +14,13 @@ import importlib
 import re
 from pathlib import Path
 
+from toolkit import checkers
+from toolkit.checkers import text_of
 from toolkit.errors import ToolkitError
+from toolkit.math_verify_check import INSTALL, MathVerify, installed
 from toolkit.schema import suggest
 
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
-
-
-def text_of(completion) -> str:
-    return completion if isinstance(completion, str) else completion[0]["content"]
 
 
 def last_number(text: str) -> str | None:
@@ -26,12 +29,45 @@ def last_number(text: str) -> str | None:
 
 
 def exact_match(prompts, completions, answer, **_) -> list[float]:
-    """1.0 when the last number in the reply equals the `answer` column, else 0.0 (a maths checker)."""
+    """1.0 when the last number in the reply (commas dropped) equals the `answer` column read as a float, else
+    0.0. It reads no answer marker: "20, not 18" and "16, 17 or 18" score 1 against 18. `gsm8k` reads the
+    stated answer."""
     scores = []
     for completion, expected in zip(completions, answer, strict=True):
         got = last_number(text_of(completion))
         scores.append(1.0 if got is not None and float(got) == float(expected) else 0.0)
     return scores
+
+
+def float_gold(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError) as error:
+        raise ValueError("not a plain number") from error
+
+
+def gsm8k(prompts, completions, answer, **_) -> list[float]:
+    """1.0 when the answer the reply states (after `####`, in \\boxed{}, after "The answer is", or a concluding
+    last sentence) equals the gold as a number; the gold is the text after its last `####` (GSM8K's worked
+    solutions), else the value. A hedge, a list, a negation or an answer taken back scores 0."""
+    scores = []
+    for completion, expected in zip(completions, answer, strict=True):
+        got = checkers.gsm8k_answer(text_of(completion))
+        scores.append(1.0 if got is not None and checkers.to_number(got) == checkers.gold_number(expected) else 0.0)
+    return scores
+
+
+def boxed(prompts, completions, answer, **_) -> list[float]:
+    """1.0 when the reply's last \\boxed{} equals the gold: as numbers when both read as one (fractions,
+    percent, $, commas), else as normalised text. Replies that box two different values score 0."""
+    scores = []
+    for completion, expected in zip(completions, answer, strict=True):
+        got = checkers.boxed_answer(text_of(completion))
+        scores.append(1.0 if got is not None and checkers.comparable(got) == checkers.gold_answer(expected) else 0.0)
+    return scores
+
+
+math_verify = MathVerify()
 
 
 def exact_text(prompts, completions, answer, **_) -> list[float]:
@@ -55,10 +91,37 @@ def digit_share(prompts, completions, **_) -> list[float]:
     return [sum(ch.isdigit() for ch in text_of(c)) / max(1, len(text_of(c))) for c in completions]
 
 
-BUILT_IN = {f.__name__: f for f in (exact_match, exact_text, has_number, answer_format, digit_share)}
+def folded(text) -> str | None:
+    return " ".join(str(text).split()) or None
+
+
+def folded_gold(value) -> str:
+    if value is None or not folded(value):
+        raise ValueError("the gold answer is empty")
+    return folded(value)
+
+
+# The readers behind each checker (see the module's docstring); format rewards have none.
+exact_match.parse, exact_match.gold = last_number, float_gold
+exact_text.parse, exact_text.gold = folded, folded_gold
+gsm8k.parse, gsm8k.gold = checkers.gsm8k_answer, checkers.gold_number
+boxed.parse, boxed.gold = checkers.boxed_answer, checkers.gold_answer
+GOLD_HINTS = {
+    "exact_match": "exact_match reads the gold as one plain number; for GSM8K's worked solutions (ending "
+                   "'#### 72') or numbers with thousands separators use `function: gsm8k`, for text answers "
+                   "`function: exact_text`",
+    "gsm8k": "gsm8k reads a number, or the number after '####'; for non-numeric answers use `function: boxed` "
+             "or `function: math_verify`",
+}
+
+BUILT_IN = {f.__name__: f for f in (exact_match, gsm8k, boxed, math_verify, exact_text, has_number, answer_format,
+                                     digit_share)}
 
 
 def load_function(spec: str, where: str):
+    if spec == "math_verify" and not installed():
+        raise ToolkitError(f"{where}: reward function 'math_verify' needs the math-verify package, which is not "
+                           f"installed. Install it: {INSTALL}")
     if spec in BUILT_IN:
         return BUILT_IN[spec]
     module_name, sep, name = spec.partition(":")
@@ -92,6 +155,30 @@ def check_function(function, spec: str, sample: dict, where: str) -> None:
                            f"it must return one number per completion.")
     if not all(s is None or isinstance(s, (int, float)) for s in scores):
         raise ToolkitError(f"{where}: reward function '{spec}' returned non-numbers: {list(scores)[:2]}.")
+
+
+def check_golds(function, spec: str, splits, where: str) -> None:
+    """Read every gold (`answer` column) of every split with the checker's gold reader, before training: a gold
+    it cannot read would otherwise fail the run when its row comes up. Functions without `gold` pass."""
+    read = getattr(function, "gold", None)
+    if read is None:
+        return
+    for name, split in splits.items():
+        if "answer" not in split.column_names:
+            raise ToolkitError(f"{where}: reward function '{spec}' compares replies with an 'answer' column, and "
+                               f"split '{name}' has none (columns: {', '.join(split.column_names)}).")
+        seen = set()
+        for row, value in enumerate(split["answer"], 1):
+            key = repr(value)
+            if key in seen:
+                continue
+            try:
+                read(value)
+            except (ValueError, TypeError, ArithmeticError) as error:
+                hint = GOLD_HINTS.get(spec, "check the answer column, or choose a checker that reads this form")
+                raise ToolkitError(f"{where}: reward function '{spec}' cannot read the answer of split '{name}', "
+                                   f"row {row}: {str(value)[-80:]!r} ({error}). Fix the data, or: {hint}.") from error
+            seen.add(key)
 
 
 def has_chat_template(folder: Path) -> bool:

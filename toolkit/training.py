@@ -42,11 +42,13 @@ def run(recipe: Recipe) -> TrainResult:
     threads = set_for_run(own.threads, on_cpu=not has_accelerator())  # the cores free now, before any model loads
     offline = offline_if_local(recipe)  # no request to the hub when the run needs nothing from it
     prepared = task.prepare(recipe)  # reads only: bad input fails here, with nothing written
-    clear_output_dir(recipe)  # --overwrite: the previous run's files move aside
     announce(described(task, prepared))
     for line in (threads, offline):
         if line:
             say(line)
+    if hasattr(task, "preflight"):
+        task.preflight(prepared)  # may refuse the run: before the previous run's files move aside
+    clear_output_dir(recipe)  # --overwrite: the previous run's files move aside
     trainer = task.build_trainer(prepared)
 
     held_out = [name for name in ("validation", "test") if name in prepared.splits]

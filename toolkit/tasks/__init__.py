@@ -22,7 +22,11 @@ and, where it has them, small hooks:
   metrics, fill-mask predictions), written by the main process;
 - extra_metrics(outcome) -> dict: entries of metrics.json beyond the held-out splits (RL's reward trend);
 - examples(prepared, count): the first training examples as the trainer sees them (`toolkit check --show`);
-- config_class_for(recipe): the config class, where the recipe chooses it (rlhf: by rl.algorithm).
+- config_class_for(recipe): the config class, where the recipe chooses it (rlhf: by rl.algorithm);
+- preflight(prepared) -> dict | None: a check that needs the loaded model, run after the run is announced and
+  before the trainer is built, and by `toolkit check --preflight` (rlhf: the reward preflight, toolkit.rl_preflight).
+  It says its lines, returns its figures, may raise ToolkitError to refuse the run (nothing of the run written
+  yet), and leaves every random state as it found it.
 
 Tasks never import tasks: what a family shares lives in a shared module (toolkit.tasks.language_models for pretrain,
 mlm and sft; toolkit.tasks.preferences for reward, dpo, kto and orpo). Adding a task is a new module here, one line
@@ -39,7 +43,7 @@ from toolkit.schema import suggest
 
 TASKS = ("classification", "pretrain", "mlm", "sft", "reward", "dpo", "kto", "orpo", "rlhf")
 FUNCTIONS = ("prepare", "describe", "build_trainer", "measure", "summary")
-HOOKS = ("outputs", "extra_metrics", "examples", "config_class_for")
+HOOKS = ("outputs", "extra_metrics", "examples", "config_class_for", "preflight")
 
 
 @dataclass(frozen=True)

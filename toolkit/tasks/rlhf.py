@@ -24,6 +24,7 @@ from datasets import DatasetDict
 from transformers import AutoModelForCausalLM
 from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
 
+from toolkit import rl_preflight
 from toolkit.chat import alpaca_to_messages, ensure_chat_template
 from toolkit.data.splits import finish_splits, read_splits, require_columns, require_values, strings_in
 from toolkit.errors import ToolkitError
@@ -33,7 +34,7 @@ from toolkit.metrics.per_example import ROWS, mean
 from toolkit.plots import plot_metrics
 from toolkit.recipe import Recipe, RLSpec, TokenizerSpec
 from toolkit.reward_model import RewardModel
-from toolkit.rewards import check_function, check_reward_model, load_function
+from toolkit.rewards import check_function, check_golds, check_reward_model, load_function
 from toolkit.run_folder import REWARDS, RL_TRENDS, plot_file
 from toolkit.trainer_args import build_training_args
 from toolkit.progress import model_facts
@@ -72,6 +73,7 @@ class Prepared:
     tokenizer: object
     model: object
     rewards: list[Reward]
+    preflight: dict | None = None  # the reward preflight's figures, once it has run
 
 
 def parse_rewards(spec: RLSpec | None, where: str, conversational: bool = False, load: bool = False) -> list[Reward]:
@@ -134,6 +136,7 @@ def prepare(recipe: Recipe) -> Prepared:
     sample = splits["train"].select(range(min(2, len(splits["train"])))).to_dict()
     for reward in rewards:
         if not isinstance(reward.function, RewardModel):
+            check_golds(reward.function, reward.name, splits, f"{where}: rl.rewards")  # first: the clearer message
             check_function(reward.function, reward.name, sample, f"{where}: rl.rewards")
     if "reward_weights" not in recipe.training:
         args.reward_weights = [r.weight for r in rewards]
@@ -221,6 +224,14 @@ def held_out_rewards(prepared: Prepared, model, split, max_new_tokens: int) -> d
             ROWS: per_prompt}
 
 
+def preflight(prepared: Prepared) -> dict | None:
+    """Samples from the starting policy, scored by every reward, before training: a run whose groups mostly score
+    alike (nothing to learn from) is warned of or refused, as rl.preflight sets (toolkit.rl_preflight). Its figures
+    are kept for metrics.json and returned (None when off)."""
+    prepared.preflight = rl_preflight.preflight(prepared)
+    return prepared.preflight
+
+
 def build_trainer(prepared: Prepared):
     trainer_class = ALGORITHMS[(prepared.recipe.rl or RLSpec()).algorithm][1]
     with reference_for_trl(prepared.model, needed=bool(prepared.args.beta) and not prepared.recipe.peft):
@@ -254,7 +265,8 @@ def reward_trend(outcome: Outcome) -> list[float]:
 def extra_metrics(outcome: Outcome) -> dict:
     """The mean reward of sampled completions as training logged it: first, last, and every logged step."""
     trend = reward_trend(outcome)
-    return {"train_reward_first": trend[0] if trend else None, "train_reward_last": trend[-1] if trend else None,
+    checked = {"reward_preflight": outcome.prepared.preflight} if outcome.prepared.preflight else {}
+    return {**checked, "train_reward_first": trend[0] if trend else None, "train_reward_last": trend[-1] if trend else None,
             "train_reward": [[row["step"], row["reward"]] for row in outcome.trainer.state.log_history
                              if "reward" in row]}
 
@@ -267,4 +279,18 @@ def summary(outcome: Outcome) -> list[str]:
     if trend:
         lines.append(f"(during training, the mean reward of sampled completions went {trend[0]:.3f} -> "
                      f"{trend[-1]:.3f}; the held-out line above, greedy replies to unseen prompts, is the result)")
+    idle = zero_spread_during_training(outcome.trainer.state.log_history)
+    if idle is not None and outcome.prepared.preflight:
+        lines.append(f"groups with no reward spread: {outcome.prepared.preflight['total_no_spread']:.0%} in the "
+                     f"preflight, {idle:.0%} during training (TRL's frac_reward_zero_std)")
     return lines
+
+
+def zero_spread_during_training(history: list[dict]) -> float | None:
+    """TRL's frac_reward_zero_std over the run: each logged value is the mean of the steps since the one before."""
+    total = previous = 0
+    for row in history:
+        if "frac_reward_zero_std" in row:
+            total += row["frac_reward_zero_std"] * (row["step"] - previous)
+            previous = row["step"]
+    return total / previous if previous else None
