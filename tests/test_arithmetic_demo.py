@@ -30,8 +30,8 @@ def test_arithmetic_tokenizer_reads_numbers_digit_by_digit():
     tokenizer = train_bpe(texts, recipe.model.tokenizer.vocab_size, recipe.model.tokenizer.min_frequency)
     merged = [token for token in tokenizer.get_vocab() if sum(ch.isdigit() for ch in token) > 1]
     assert not merged, f"tokens holding two digits: {merged}"
-    pieces = [tokenizer.decode([i]) for i in tokenizer("What is 16 + 29?")["input_ids"]]
-    assert pieces[-5:] == [" 1", "6", " +", " 2", "9"] or pieces[-6:-1] == [" 1", "6", " +", " 2", "9"], pieces
+    pieces = [tokenizer.decode([i]) for i in tokenizer("\n16 + 29 = 45\n#### 45")["input_ids"]]
+    assert pieces == ["\n", "1", "6", " +", " 2", "9", " =", " 4", "5", "\n", "####", " 4", "5"], pieces
 
 
 def gsm8k_stage(path: Path, local_file: Path) -> dict:
@@ -45,8 +45,8 @@ def gsm8k_stage(path: Path, local_file: Path) -> dict:
 def test_gsm8k_recipes_name_the_published_dataset():
     for path, gold in ((GSM8K_SFT, "completion"), (GSM8K_GRPO, "answer")):
         source = load_recipe(path).data.mixture.datasets[0]
-        assert (source["id"], source["config"], source["split"]) == ("openai/gsm8k", "main", "train")
-        assert source["columns"] == {"question": "prompt", "answer": gold}  # the published answer, unedited
+        assert (source.id, source.config, source.split) == ("openai/gsm8k", "main", "train")
+        assert source.columns == {"question": "prompt", "answer": gold}  # the published answer, unedited
 
 
 def test_gsm8k_recipes_check_on_the_real_data(tmp_path):
@@ -69,7 +69,7 @@ def test_gsm8k_recipes_check_on_the_real_data(tmp_path):
     for recipe in (sft, grpo):
         loaded = load_recipe(recipe)
         held_out.append(finish_splits(read_splits(loaded), loaded)["test"]["prompt"])
-    assert len(held_out[0]) == 373 and len(held_out[1]) == 64
+    assert len(held_out[0]) == 374 and len(held_out[1]) == 64
     assert held_out[1] == held_out[0][:64]  # GRPO evaluates on rows the SFT stage never trained on
     assert all(answer.rsplit("####", 1)[1].strip() for answer in
                finish_splits(read_splits(load_recipe(grpo)), load_recipe(grpo))["train"]["answer"])
@@ -77,9 +77,11 @@ def test_gsm8k_recipes_check_on_the_real_data(tmp_path):
 
 @pytest.mark.slow
 def test_arithmetic_pipeline_outcome(tmp_path):
-    """The pipeline on seed 42, one thread: about 3 minutes alone. Measured on seeds 1, 7, 42 (RESULTS.md):
-    SFT held-out exact match 0.76-0.81 (135 unseen sums), GRPO within 0.03 of its start, the first logged
-    GRPO steps with about half the groups holding reward spread. The bands below leave 0.1 of margin."""
+    """The pipeline on seed 42, one thread: about 2.5 minutes alone. Measured on seeds 1, 7, 42 (RESULTS.md):
+    SFT held-out exact match 0.837 / 0.689 / 0.807 (135 unseen sums), GRPO's change -0.007 / +0.007 / -0.015
+    (flat: it sharpens its own prompts, see the GRPO recipe), TRL's frac_reward_zero_std 0.5 at the first logged
+    step and 0.48-0.63 over the first four. Seed 42's margins to the bands: start 0.107 / 0.103, change 0.085,
+    no-spread share 0.125; the checker-agreement band is a definition (0.000 measured; 0.007 on seed 7)."""
     pipeline = yaml.safe_load((ROOT / "recipes" / "pipelines" / "arithmetic-rl-demo.yaml").read_text(encoding="utf-8"))
     stages = [yaml.safe_load((ROOT / path).read_text(encoding="utf-8")) for path in pipeline["pipeline"]]
     stages[0]["training"].update(output_dir=str(tmp_path / "sft"), disable_tqdm=True)
@@ -89,9 +91,9 @@ def test_arithmetic_pipeline_outcome(tmp_path):
     sft, grpo = toolkit.train({"pipeline": stages})
     start = sft.metrics["generations"]["after"]["exact_match"]
     before, after = grpo.metrics["before"]["test"]["total"], grpo.metrics["test"]["total"]
-    assert 0.65 <= start <= 0.92, start  # most unseen sums right, not all: spread for RL
+    assert 0.7 <= start <= 0.91, start  # most unseen sums right, not all: spread for RL
     assert abs(before - start) < 0.02, (before, start)  # GRPO's checker agrees with SFT's exact match
-    assert after >= before - 0.1, (before, after)
-    first = [row for row in json.loads((tmp_path / "grpo" / "log_history.json").read_text())
-             if "frac_reward_zero_std" in row][:3]
-    assert all(row["frac_reward_zero_std"] < 0.9 for row in first), first
+    assert abs(after - before) < 0.1, (before, after)  # flat, as measured: no gain claimed
+    first = [row["frac_reward_zero_std"] for row in json.loads((tmp_path / "grpo" / "log_history.json").read_text())
+             if "frac_reward_zero_std" in row][:4]
+    assert sum(first) / len(first) < 0.75, first  # groups with reward spread: RL has something to learn from
