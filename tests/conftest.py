@@ -80,6 +80,13 @@ def data_like(task: str, data: dict, tmp_path: Path) -> dict:
                 writer.writeheader()
                 writer.writerows(rows)
         data[split] = str(path)
+    if data.get("mixture"):  # hub sources (e.g. GSM8K's question/answer): toy rows under the source's own columns
+        sources = []
+        for i, source in enumerate(data["mixture"]["datasets"]):
+            columns = list(source.get("columns") or ["prompt", "completion"])
+            toy = [{column: f"{row['instruction']} #### {n}" for column in columns} for n, row in enumerate(rows)]
+            sources.append({**source, "id": str(write_jsonl(tmp_path / f"mixture{i}.jsonl", toy)), "config": None})
+        data["mixture"] = {**data["mixture"], "datasets": sources}
     return data
 
 
@@ -95,6 +102,8 @@ def tiny_recipe(path: Path, tmp_path: Path, steps: int = 3) -> dict:
         # A reward model folder comes from an earlier stage; test_rl runs that path. Here: a built-in check.
         raw["rl"]["rewards"] = [r if "function" in r else {"function": "has_number"} for r in raw["rl"]["rewards"]]
         raw["training"].update(per_device_train_batch_size=4, num_generations=4)
+        # The tiny model has 128 positions: prompt and completion must fit (GSM8K's recipe asks 160 tokens)
+        raw["training"]["max_completion_length"] = min(raw["training"].get("max_completion_length", 32), 32)
         raw["rl"]["preflight"] = "warn"  # a tiny untrained policy gets no answer right: the preflight would refuse it
     return raw
 

@@ -24,7 +24,11 @@ def rl_recipe(tmp_path, rewards: list, algorithm: str = "grpo", **training) -> d
 
 @pytest.mark.parametrize("algorithm", ["grpo", "rloo"])
 def test_checker_reward_rises(tmp_path, algorithm):
-    result = toolkit.train(rl_recipe(tmp_path, [{"function": "has_number"}], algorithm))
+    recipe = rl_recipe(tmp_path, [{"function": "has_number"}], algorithm)
+    # Prompts with few digits: the sums' prompts teach the new tokenizer so many that an untrained policy
+    # already states a number in two replies of three, leaving the rise nothing to show.
+    recipe["data"] = {"train": str(ROOT / "toolkit" / "assets" / "toy_instructions.jsonl")}
+    result = toolkit.train(recipe)
     trend = [reward for _, reward in result.metrics["train_reward"]]
     first, last = sum(trend[:3]) / 3, sum(trend[-3:]) / 3  # each point is a mean over 8 sampled replies
     assert last > first + 0.25 and last > 0.8, trend

@@ -36,3 +36,4 @@ def test_reversal_demo_learns_then_rl_raises_exact_match(seed, tmp_path):
     assert SFT_BAND[0] <= sft <= SFT_BAND[1], f"seed {seed}: SFT ends at {sft}, outside {SFT_BAND}"
     assert SFT_BAND[0] <= start <= SFT_BAND[1], f"seed {seed}: GRPO starts at {start}"
     assert end >= GRPO_FLOOR and end - start >= RISE_FLOOR, f"seed {seed}: GRPO {start} -> {end}"
+    assert grpo["reward_preflight"]["verdict"] == "pass", grpo["reward_preflight"]  # the preflight lets it learn

@@ -1,8 +1,9 @@
-"""Generate arithmetic_{sft,rl,test}.jsonl: small addition and subtraction problems with exact answers, a
-verifiable task written for this project with a fixed seed. Each row has the question as `prompt` and as
-an Alpaca-style `instruction` with the target reply `output` ("The answer is N."), and the `answer` a
-checker compares against. The three files hold different problems, so SFT, RL and evaluation do not
-overlap. `python -m toolkit.assets.make_arithmetic` rewrites them byte for byte (a test checks this).
+"""Generate arithmetic_{sft,rl,test}.jsonl: sums of two numbers from 0 to 29 with exact answers, a verifiable
+task written for this project with a fixed seed. Each row has the question as `prompt`, the target reply as
+`completion` in GSM8K's form (a worked line, then "#### N": "16 + 14 = 30\n#### 30"), and the `answer` a
+checker compares against. The three files hold different questions (540 / 225 / 135), so SFT, RL and
+evaluation do not overlap. `python -m toolkit.assets.make_arithmetic` rewrites them byte for byte (a test
+checks this).
 """
 
 from __future__ import annotations
@@ -14,23 +15,19 @@ from pathlib import Path
 SEED = 0
 HERE = Path(__file__).parent
 POOLS = ("sft", "rl", "test")
-LIMIT = 12
+LIMIT = 29
+SHARES = {"sft": 0.6, "rl": 0.25}  # the rest is the held-out test pool; SFT needs most to generalise
 
 
 def problems() -> list[dict]:
-    rows = []
-    for a in range(LIMIT + 1):
-        for b in range(LIMIT + 1):
-            rows.append((f"What is {a} + {b}?", a + b))
-            if a >= b:
-                rows.append((f"What is {a} - {b}?", a - b))
+    rows = [(a, b) for a in range(LIMIT + 1) for b in range(LIMIT + 1)]
     rng = random.Random(SEED)
     rng.shuffle(rows)
     n = len(rows)
-    pools = ["sft"] * int(0.4 * n) + ["rl"] * int(0.4 * n)
+    pools = ["sft"] * int(SHARES["sft"] * n) + ["rl"] * int(SHARES["rl"] * n)
     pools += ["test"] * (n - len(pools))
-    return [{"prompt": q, "instruction": q, "input": "", "output": f"The answer is {answer}.", "answer": answer,
-             "pool": pool} for (q, answer), pool in zip(rows, pools, strict=True)]
+    return [{"prompt": f"What is {a} + {b}?", "completion": f"\n{a} + {b} = {a + b}\n#### {a + b}", "answer": a + b,
+             "pool": pool} for (a, b), pool in zip(rows, pools, strict=True)]
 
 
 def rendered() -> dict[Path, str]:
