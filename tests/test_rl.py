@@ -94,3 +94,18 @@ def test_announced_optimizer_steps_are_the_steps_trl_takes(tmp_path, algorithm):
     result = toolkit.train(recipe)
     steps = max(row["step"] for row in json.loads((result.output_dir / "log_history.json").read_text()))
     assert steps == facts["optimizer_steps"] == 6  # 12 prompts x 4 completions / 8 per step
+
+
+def test_a_completion_past_the_models_positions_is_refused_before_training(tmp_path, capsys):
+    """TRL's RL trainers cut neither prompt nor completion: past GPT-2's positions a run would fail mid-way with a
+    bare IndexError, so the run is refused at the start, naming the prompt and the numbers."""
+    import yaml
+
+    recipe = rl_recipe(tmp_path, [{"function": "has_number"}], max_completion_length=200)
+    recipe["model"]["config"] = {**recipe["model"].get("config", {}), "n_positions": 64}
+    path = tmp_path / "rl.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    assert main(["train", str(path)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "training.max_completion_length 200" in err and "the model has 64" in err, err
+    assert not (tmp_path / "grpo").exists()

@@ -143,9 +143,33 @@ def prepare(recipe: Recipe) -> Prepared:
     transformers.set_seed(args.seed)
     model = load_model(AutoModelForCausalLM, recipe.model, tokenizer, f"{where}: model")
     set_generation_tokens(model, tokenizer)
+    check_room(splits, tokenizer, model.config, args.max_completion_length, where)
     if recipe.peft:
         model = apply_lora(model, recipe.peft, "CAUSAL_LM", where)
     return Prepared(recipe, args, splits, tokenizer, model, rewards)
+
+
+def check_room(splits: DatasetDict, tokenizer, config, completion_length: int, where: str) -> None:
+    """Every prompt and its completion must fit the model's positions (TRL's RL trainers cut neither): past them
+    a model with learned positions fails mid-run with a bare IndexError."""
+    limit = getattr(config, "max_position_embeddings", None)
+    if not limit:
+        return
+    for name, split in splits.items():
+        prompts = list(split["prompt"])
+        if not prompts:
+            continue
+        if isinstance(prompts[0], str):
+            ids = tokenizer(prompts)["input_ids"]
+        else:
+            ids = tokenizer.apply_chat_template(prompts, add_generation_prompt=True, tokenize=True,
+                                                return_dict=True)["input_ids"]
+        longest = max(range(len(ids)), key=lambda i: len(ids[i]))
+        if len(ids[longest]) + completion_length > limit:
+            raise ToolkitError(f"{where}: data: {name} prompt {longest + 1} is {len(ids[longest])} tokens, and with "
+                               f"training.max_completion_length {completion_length} a completion needs "
+                               f"{len(ids[longest]) + completion_length} positions; the model has {limit}. Shorten "
+                               f"the prompts, lower max_completion_length, or give the model more positions.")
 
 
 @contextlib.contextmanager
