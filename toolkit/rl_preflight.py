@@ -9,18 +9,20 @@ each group's advantages by its spread, so a group whose total varies only throug
 bonus at weight 0.1) pushes as hard as one that varies in the goal, and teaches only the shaping. A run is refused
 only for the total (a certain waste), and warned of for either (a likely one).
 
-Thresholds (toolkit.recipe.PreflightSpec), measured on the shipped pairs with 32 prompts, seed 42:
-- arithmetic GRPO from its SFT start: exact_match no spread in 50% of groups (61-63% over all 104 prompts, seeds
-  42 and 1), the total in 31% (35-41%); training logged frac_reward_zero_std 0.43 in its first epoch and 0.52 over
-  the run, and held-out exact match fell (0.096 -> 0.038). Warned of: above WARN_ABOVE (0.4). With the policy
-  held still (learning rate 1e-12, one epoch over the same 104 prompts), TRL logged 0.41 and 0.43 where the
-  preflight said 0.35 and 0.41: it samples as training does.
-- reversal GRPO from an SFT start that reverses 68% of held-out sequences (30 SFT epochs): 12% (10-11% over all 300 prompts);
-  training logged 0.10, and held-out exact match rose (0.69 -> 0.85). Passes.
-- the same recipe's earlier run logged 0.83 in the total and learned nothing, and the reversal recipe from its
-  shipped SFT start (none of the held-out sequences reversed) has 100%: refused above REFUSE_ABOVE (0.8). Between
-  the two thresholds a run is only warned of: part of its groups still give gradient, and two measured pairs
-  cannot say that every such run fails.
+Thresholds (toolkit.recipe.PreflightSpec), measured with 32 prompts (benchmarks/RESULTS.md, "Reward preflight"):
+- the reversal pair as shipped, whose GRPO raises held-out exact match by 0.40-0.53 on seeds 42, 7 and 1: no
+  spread in 22-38% of groups (28-53% with 64 prompts: the share moves by about 0.08 between samples of 32);
+  training logged frac_reward_zero_std 0.28-0.29 on average. Passes: at half the groups without spread, the
+  other half still taught it.
+- the arithmetic pair as shipped, whose GRPO leaves held-out answers where they were: 50-75% (45-72% with 64),
+  mostly groups the start already answers right every time. Warned of above WARN (0.6) on seeds 42 and 1; on
+  seed 7 (50%) it passes, and its flatness is not a spread problem: GRPO learns its own prompts and they do not
+  carry over to unseen sums, which no preflight of the start can see.
+- the arithmetic pair as it shipped before (sums to 12): 83% in training, and nothing learned; the reversal pair
+  from a start that reverses nothing (GPT-2 on 200 sequences, as it shipped before): 100%. Refused above
+  REFUSE (0.8): those groups give no gradient at all. Between the two thresholds a run is only warned of.
+- with the policy held still (learning rate 1e-12, one epoch), TRL logged 0.41 and 0.43 where the preflight said
+  0.35 and 0.41: it samples as training does.
 
 The preflight must not change the run: it samples from its own seed and puts every random state back (torch CPU
 and CUDA, python's random, numpy), so a run's losses and rewards are the same with it and without it. In a
