@@ -248,3 +248,13 @@ def test_math_verify_in_a_recipe_needs_the_package(monkeypatch):
     monkeypatch.setattr(toolkit.rewards, "installed", lambda: False)
     with pytest.raises(ToolkitError, match=r"math-verify.*pip install -e \"\.\[math\]\""):
         toolkit.rewards.load_function("math_verify", "r.yaml: rl.rewards[1]")
+
+
+def test_a_gold_with_a_typo_is_refused_not_read_as_a_number():
+    """"1O" (a letter O for a zero) must not become the gold 1; a reply may still say "10 dollars"."""
+    from toolkit.checkers import gold_number
+
+    with pytest.raises(ValueError, match="letters"):
+        gold_number("1O")
+    assert gold_number("#### 1,080") == 1080 and gold_number("\\frac{1}{2}") * 2 == 1
+    assert gsm8k(None, ["The answer is 10 dollars."], ["10"]) == [1.0]

@@ -103,9 +103,12 @@ def gold_text(gold) -> str:
 
 def gold_number(gold) -> Fraction:
     """A gold answer as a number (for `gsm8k`); ValueError when it is not one."""
-    value = to_number(gold_text(gold))
+    text = gold_text(gold)
+    value = to_number(text)
     if value is None:
         raise ValueError("it is not a number")
+    if re.search(r"[A-Za-z]", re.sub(r"\\[A-Za-z]+", "", unwrap(text))):  # "72 dollars" in a reply; "1O" in a gold is a typo
+        raise ValueError("it holds letters besides the number")
     return value
 
 
