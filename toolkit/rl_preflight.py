@@ -86,6 +86,15 @@ def end_ids(model, tokenizer) -> list[int]:
     return ids if tokenizer.eos_token_id in ids else [tokenizer.eos_token_id, *ids]
 
 
+def prompt_ids(tokenizer, prompts: list, chat_template_kwargs: dict | None = None) -> list[list[int]]:
+    """Each prompt's token ids as TRL's RL trainers build them: a conversation through the chat template, ending
+    where the reply starts; a string as it is."""
+    if isinstance(prompts[0], str):
+        return tokenizer(text=prompts)["input_ids"]
+    return tokenizer.apply_chat_template(prompts, add_generation_prompt=True, tokenize=True, return_dict=True,
+                                         **(chat_template_kwargs or {}))["input_ids"]
+
+
 def sampled(model, tokenizer, args, prompts: list) -> list[list[int]]:
     """num_generations completions (token ids, through the first end token) of each prompt, in order: the prompts
     formatted as TRL formats them (a conversation through the chat template, ending where the reply starts; a
@@ -93,11 +102,7 @@ def sampled(model, tokenizer, args, prompts: list) -> list[list[int]]:
     import torch
 
     repeated = [prompt for prompt in prompts for _ in range(args.num_generations)]
-    if isinstance(prompts[0], str):
-        ids = tokenizer(text=repeated)["input_ids"]
-    else:
-        ids = tokenizer.apply_chat_template(repeated, add_generation_prompt=True, tokenize=True, return_dict=True,
-                                            **(args.chat_template_kwargs or {}))["input_ids"]
+    ids = prompt_ids(tokenizer, repeated, args.chat_template_kwargs)
     config = generation_config(model, tokenizer, args)
     stops = set(config.eos_token_id)
     chunk = max(1, args.per_device_train_batch_size * (getattr(args, "steps_per_generation", None) or 1))

@@ -143,27 +143,24 @@ def prepare(recipe: Recipe) -> Prepared:
     transformers.set_seed(args.seed)
     model = load_model(AutoModelForCausalLM, recipe.model, tokenizer, f"{where}: model")
     set_generation_tokens(model, tokenizer)
-    check_room(splits, tokenizer, model.config, args.max_completion_length, where)
+    check_room(splits, tokenizer, model.config, args, where)
     if recipe.peft:
         model = apply_lora(model, recipe.peft, "CAUSAL_LM", where)
     return Prepared(recipe, args, splits, tokenizer, model, rewards)
 
 
-def check_room(splits: DatasetDict, tokenizer, config, completion_length: int, where: str) -> None:
+def check_room(splits: DatasetDict, tokenizer, config, args, where: str) -> None:
     """Every prompt and its completion must fit the model's positions (TRL's RL trainers cut neither): past them
     a model with learned positions fails mid-run with a bare IndexError."""
     limit = getattr(config, "max_position_embeddings", None)
     if not limit:
         return
+    completion_length = args.max_completion_length
     for name, split in splits.items():
         prompts = list(split["prompt"])
         if not prompts:
             continue
-        if isinstance(prompts[0], str):
-            ids = tokenizer(prompts)["input_ids"]
-        else:
-            ids = tokenizer.apply_chat_template(prompts, add_generation_prompt=True, tokenize=True,
-                                                return_dict=True)["input_ids"]
+        ids = rl_preflight.prompt_ids(tokenizer, prompts, args.chat_template_kwargs)
         longest = max(range(len(ids)), key=lambda i: len(ids[i]))
         if len(ids[longest]) + completion_length > limit:
             raise ToolkitError(f"{where}: data: {name} prompt {longest + 1} is {len(ids[longest])} tokens, and with "
